@@ -1,1 +1,24 @@
-//! placeholder
+//! Kubernetes API machinery for Ubernetes: storage with etcd semantics, the watch cache,
+//! the registry of served kinds, HTTP handlers, discovery and OpenAPI.
+//!
+//! Data flows one way: API → store → watch cache → watchers and controllers.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cache;
+pub mod discovery;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod namespaces;
+pub mod objects;
+pub mod openapi;
+pub mod registry;
+pub mod selector;
+pub mod serve;
+pub mod server;
+pub mod storage;
+pub mod subresources;
+#[path = "stub_table.rs"]
+pub mod table;
+pub mod tls;
