@@ -19,6 +19,5 @@ pub mod serve;
 pub mod server;
 pub mod storage;
 pub mod subresources;
-#[path = "stub_table.rs"]
 pub mod table;
 pub mod tls;

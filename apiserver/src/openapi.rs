@@ -48,7 +48,9 @@ fn operations(r: &ResourceInfo, item: bool) -> Value {
     let reference = json!({"$ref": format!("#/components/schemas/{}", schema_name(r))});
     let body = json!({"content": {"application/json": {"schema": reference}}});
     let ok = json!({"200": {"description": "OK", "content": {"application/json": {"schema": reference}}}});
-    let common = |action: &str| json!({"x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk(r)});
+    // Operations carry the GVK as an object; schemas carry a list of them.
+    let op_gvk = json!({"group": r.group, "version": r.version, "kind": r.kind});
+    let common = |action: &str| json!({"x-kubernetes-action": action, "x-kubernetes-group-version-kind": op_gvk});
     let mut ops = serde_json::Map::new();
     let write_params = json!([
         query_param("dryRun", "When present, indicates that modifications should not be persisted."),

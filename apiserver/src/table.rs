@@ -167,7 +167,9 @@ impl Printer {
                 break;
             };
             let description = match str_at(def, &["description"]) {
-                "" => format!("Custom resource definition column (in JSONPath format): {json_path}"),
+                "" => {
+                    format!("Custom resource definition column (in JSONPath format): {json_path}")
+                }
                 d => d.to_owned(),
             };
             let type_ = str_at(def, &["type"]).to_owned();
@@ -953,10 +955,7 @@ fn containers(obj: &Value, path: &[&str]) -> (Value, Value) {
     let list = arr_at(obj, path);
     let names: Vec<&str> = list.iter().map(|c| str_at(c, &["name"])).collect();
     let images: Vec<&str> = list.iter().map(|c| str_at(c, &["image"])).collect();
-    (
-        Value::from(names.join(",")),
-        Value::from(images.join(",")),
-    )
+    (Value::from(names.join(",")), Value::from(images.join(",")))
 }
 
 /// `labels.FormatLabels`: sorted `k=v` pairs, `<none>` when empty.
@@ -1047,8 +1046,7 @@ fn is_label_name_part(s: &str) -> bool {
         && b.len() <= 63
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
@@ -1059,8 +1057,7 @@ fn is_dns1123_subdomain(s: &str) -> bool {
             !b.is_empty()
                 && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
                 && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
-                && b
-                    .iter()
+                && b.iter()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         })
 }
@@ -1179,7 +1176,9 @@ fn canonical_quantity(s: &str) -> Option<String> {
     // mantissa * 2^exp2 * 10^(exp10 - scale) units, held in nano-units.
     let mut mantissa: i128 = 0;
     for c in int_part.bytes().chain(frac_part.bytes()) {
-        mantissa = mantissa.checked_mul(10)?.checked_add(i128::from(c - b'0'))?;
+        mantissa = mantissa
+            .checked_mul(10)?
+            .checked_add(i128::from(c - b'0'))?;
     }
     mantissa = mantissa.checked_mul(1i128.checked_shl(exp2)?)?;
     let scale = i32::try_from(frac_part.len()).ok()?;
@@ -1187,7 +1186,9 @@ fn canonical_quantity(s: &str) -> Option<String> {
     let mut nanos = if pow >= 0 {
         mantissa.checked_mul(10i128.checked_pow(u32::try_from(pow).ok()?)?)?
     } else {
-        let div = 10i128.checked_pow(u32::try_from(-pow).ok()?).unwrap_or(i128::MAX);
+        let div = 10i128
+            .checked_pow(u32::try_from(-pow).ok()?)
+            .unwrap_or(i128::MAX);
         // Anything finer than a nano rounds up, away from zero.
         let q = mantissa / div;
         if mantissa % div == 0 { q } else { q + 1 }
@@ -1503,11 +1504,15 @@ fn event_cells(obj: &Value, now: Timestamp, events_api: bool) -> Vec<Value> {
         _ => kind,
     };
     let component = first_non_empty(
-        opt_at(source, &["component"]).and_then(Value::as_str).unwrap_or(""),
+        opt_at(source, &["component"])
+            .and_then(Value::as_str)
+            .unwrap_or(""),
         str_at(obj, &["reportingController"]),
     );
     let instance = first_non_empty(
-        opt_at(source, &["host"]).and_then(Value::as_str).unwrap_or(""),
+        opt_at(source, &["host"])
+            .and_then(Value::as_str)
+            .unwrap_or(""),
         str_at(obj, &["reportingInstance"]),
     );
     let source = if instance.is_empty() {
@@ -1802,17 +1807,20 @@ fn hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
         let status = statuses.get(i);
         let entry = match str_at(spec, &["type"]) {
             t @ ("External" | "Object") => {
-                let field = if t == "External" { "external" } else { "object" };
+                let field = if t == "External" {
+                    "external"
+                } else {
+                    "object"
+                };
                 let target = at(spec, &[field, "target"]);
                 let source = opt_at(status, &[field]);
                 if let Some(avg) = opt_at(target, &["averageValue"]) {
-                    let current = opt_at(source, &["current", "averageValue"])
-                        .map_or_else(unknown, quantity);
+                    let current =
+                        opt_at(source, &["current", "averageValue"]).map_or_else(unknown, quantity);
                     format!("{current}/{} (avg)", quantity(avg))
                 } else {
-                    let current = source.map_or_else(unknown, |s| {
-                        quantity_or_nil(at(s, &["current", "value"]))
-                    });
+                    let current = source
+                        .map_or_else(unknown, |s| quantity_or_nil(at(s, &["current", "value"])));
                     format!("{current}/{}", quantity_or_nil(opt_at(target, &["value"])))
                 }
             }
@@ -1936,12 +1944,11 @@ fn storageclass_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
     {
         display_name.push_str(" (default)");
     }
-    let or_default = |field: &str, default: &'static str| match at(obj, &[field])
-        .and_then(Value::as_str)
-    {
-        Some(v) => v.to_owned(),
-        None => default.to_owned(),
-    };
+    let or_default =
+        |field: &str, default: &'static str| match at(obj, &[field]).and_then(Value::as_str) {
+            Some(v) => v.to_owned(),
+            None => default.to_owned(),
+        };
     vec![
         Value::from(display_name),
         Value::from(str_at(obj, &["provisioner"])),
@@ -2453,9 +2460,7 @@ mod jsonpath {
             }
             if text.contains(['.', 'e', 'E']) {
                 let f: f64 = text.parse().map_err(|_| ())?;
-                serde_json::Number::from_f64(f)
-                    .map(Value::Number)
-                    .ok_or(())
+                serde_json::Number::from_f64(f).map(Value::Number).ok_or(())
             } else {
                 text.parse::<i64>().map(Value::from).map_err(|_| ())
             }
@@ -2729,7 +2734,13 @@ mod tests {
 
     #[test]
     fn ages_from_creation_timestamp() {
-        let cm = |ts: Value| cells("", "configmaps", json!({"metadata": {"name": "x", "creationTimestamp": ts}}));
+        let cm = |ts: Value| {
+            cells(
+                "",
+                "configmaps",
+                json!({"metadata": {"name": "x", "creationTimestamp": ts}}),
+            )
+        };
         assert_eq!(cm(Value::from(ago(0)))[2], "0s");
         assert_eq!(cm(Value::from(ago(90 * 60)))[2], "90m");
         assert_eq!(cm(Value::from(ago(-1)))[2], "0s");
@@ -2799,12 +2810,28 @@ mod tests {
     fn recorded_service_table() {
         assert_eq!(
             names("", "services"),
-            ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector"]
+            [
+                "Name",
+                "Type",
+                "Cluster-IP",
+                "External-IP",
+                "Port(s)",
+                "Age",
+                "Selector"
+            ]
         );
         assert_eq!(wide_names("", "services"), ["Selector"]);
         let cols = Printer::for_resource("", "services");
-        assert!(cols.columns()[2].description.starts_with("clusterIP is the IP address of the service"));
-        assert!(cols.columns()[3].description.starts_with("externalIPs is a list of IP addresses"));
+        assert!(
+            cols.columns()[2]
+                .description
+                .starts_with("clusterIP is the IP address of the service")
+        );
+        assert!(
+            cols.columns()[3]
+                .description
+                .starts_with("externalIPs is a list of IP addresses")
+        );
         let obj = json!({
             "metadata": meta("s", 0),
             "spec": {
@@ -2842,11 +2869,20 @@ mod tests {
         );
         let root_ca = json!({"metadata": meta("kube-root-ca.crt", 0), "data": {"ca.crt": "..."}});
         let x = json!({"metadata": meta("x", 1), "data": {"a": "1", "b": "2"}});
-        assert_eq!(cells("", "configmaps", root_ca), vec![json!("kube-root-ca.crt"), json!(1), json!("0s")]);
-        assert_eq!(cells("", "configmaps", x), vec![json!("x"), json!(2), json!("1s")]);
+        assert_eq!(
+            cells("", "configmaps", root_ca),
+            vec![json!("kube-root-ca.crt"), json!(1), json!("0s")]
+        );
+        assert_eq!(
+            cells("", "configmaps", x),
+            vec![json!("x"), json!(2), json!("1s")]
+        );
         let binary = json!({"metadata": meta("b", 0), "data": {"a": "1"}, "binaryData": {"b": "AA==", "c": "AA=="}});
         assert_eq!(cells("", "configmaps", binary)[1], 3);
-        assert_eq!(cells("", "configmaps", json!({"metadata": meta("e", 0)}))[1], 0);
+        assert_eq!(
+            cells("", "configmaps", json!({"metadata": meta("e", 0)}))[1],
+            0
+        );
     }
 
     #[test]
@@ -2857,10 +2893,16 @@ mod tests {
             "The status of the namespace"
         );
         let ns = json!({"metadata": {"name": "default", "creationTimestamp": ago(90 * 60 + 30)}, "status": {"phase": "Active"}});
-        assert_eq!(cells("", "namespaces", ns), vec![json!("default"), json!("Active"), json!("90m")]);
+        assert_eq!(
+            cells("", "namespaces", ns),
+            vec![json!("default"), json!("Active"), json!("90m")]
+        );
         let terminating = json!({"metadata": meta("t", 5), "status": {"phase": "Terminating"}});
         assert_eq!(cells("", "namespaces", terminating)[1], "Terminating");
-        assert_eq!(cells("", "namespaces", json!({"metadata": meta("n", 5)}))[1], "");
+        assert_eq!(
+            cells("", "namespaces", json!({"metadata": meta("n", 5)}))[1],
+            ""
+        );
     }
 
     #[test]
@@ -2886,13 +2928,31 @@ mod tests {
                 ("Name", "string", "name", 1),
             ]
         );
-        assert_eq!(cols[0].description, "The time at which the most recent occurrence of this event was recorded.");
-        assert_eq!(cols[1].description, "Type of this event (Normal, Warning), new types could be added in the future");
+        assert_eq!(
+            cols[0].description,
+            "The time at which the most recent occurrence of this event was recorded."
+        );
+        assert_eq!(
+            cols[1].description,
+            "Type of this event (Normal, Warning), new types could be added in the future"
+        );
         assert_eq!(cols[3].description, "The object that this event is about.");
-        assert_eq!(cols[5].description, "The component reporting this event. Should be a short machine understandable string.");
-        assert_eq!(cols[6].description, "A human-readable description of the status of this operation.");
-        assert_eq!(cols[7].description, "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)");
-        assert_eq!(cols[8].description, "The number of times this event has occurred.");
+        assert_eq!(
+            cols[5].description,
+            "The component reporting this event. Should be a short machine understandable string."
+        );
+        assert_eq!(
+            cols[6].description,
+            "A human-readable description of the status of this operation."
+        );
+        assert_eq!(
+            cols[7].description,
+            "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"
+        );
+        assert_eq!(
+            cols[8].description,
+            "The number of times this event has occurred."
+        );
         assert_eq!(cols[9].description, NAME_DESC);
         let day = 86_400;
         let event = json!({
@@ -2946,7 +3006,10 @@ mod tests {
             "metadata": meta("w", 0),
             "spec": {"size": 3, "color": "red", "tags": ["a"]}
         });
-        assert_eq!(printer.cells(&widget, now()), vec![json!("w"), json!(3), json!("red"), json!("0s")]);
+        assert_eq!(
+            printer.cells(&widget, now()),
+            vec![json!("w"), json!(3), json!("red"), json!("0s")]
+        );
     }
 
     // ----- default table ------------------------------------------------------
@@ -2983,7 +3046,10 @@ mod tests {
             cells("", "limitranges", json!({"metadata": {"name": "l"}})),
             vec![json!("l"), json!("0001-01-01T00:00:00Z")]
         );
-        assert_eq!(cells("", "limitranges", json!({})), vec![json!(""), json!("0001-01-01T00:00:00Z")]);
+        assert_eq!(
+            cells("", "limitranges", json!({})),
+            vec![json!(""), json!("0001-01-01T00:00:00Z")]
+        );
     }
 
     #[test]
@@ -3029,34 +3095,63 @@ mod tests {
         ];
         for (group, resource) in resources {
             let printer = Printer::for_resource(group, resource);
-            assert_eq!(printer.columns()[0].name.is_empty(), false);
+            assert!(!printer.columns()[0].name.is_empty());
             for obj in &hostile {
                 let cells = printer.cells(obj, now());
-                assert_eq!(cells.len(), printer.columns().len(), "{group}/{resource} {obj}");
+                assert_eq!(
+                    cells.len(),
+                    printer.columns().len(),
+                    "{group}/{resource} {obj}"
+                );
             }
         }
     }
 
     #[test]
     fn wide_columns_have_priority_one() {
-        assert_eq!(wide_names("apps", "deployments"), ["Containers", "Images", "Selector"]);
+        assert_eq!(
+            wide_names("apps", "deployments"),
+            ["Containers", "Images", "Selector"]
+        );
         assert_eq!(wide_names("apps", "statefulsets"), ["Containers", "Images"]);
-        assert_eq!(wide_names("apps", "daemonsets"), ["Containers", "Images", "Selector"]);
-        assert_eq!(wide_names("apps", "replicasets"), ["Containers", "Images", "Selector"]);
-        assert_eq!(wide_names("batch", "jobs"), ["Containers", "Images", "Selector"]);
-        assert_eq!(wide_names("batch", "cronjobs"), ["Containers", "Images", "Selector"]);
+        assert_eq!(
+            wide_names("apps", "daemonsets"),
+            ["Containers", "Images", "Selector"]
+        );
+        assert_eq!(
+            wide_names("apps", "replicasets"),
+            ["Containers", "Images", "Selector"]
+        );
+        assert_eq!(
+            wide_names("batch", "jobs"),
+            ["Containers", "Images", "Selector"]
+        );
+        assert_eq!(
+            wide_names("batch", "cronjobs"),
+            ["Containers", "Images", "Selector"]
+        );
         assert_eq!(wide_names("", "persistentvolumeclaims"), ["VolumeMode"]);
         assert_eq!(
             wide_names("rbac.authorization.k8s.io", "rolebindings"),
             ["Users", "Groups", "ServiceAccounts"]
         );
-        assert_eq!(wide_names("", "events"), ["Subobject", "Source", "First Seen", "Count", "Name"]);
+        assert_eq!(
+            wide_names("", "events"),
+            ["Subobject", "Source", "First Seen", "Count", "Name"]
+        );
         assert!(wide_names("", "configmaps").is_empty());
         assert!(wide_names("scheduling.k8s.io", "priorityclasses").is_empty());
-        for (group, resource) in [("", "configmaps"), ("apps", "deployments"), ("batch", "jobs")] {
+        for (group, resource) in [
+            ("", "configmaps"),
+            ("apps", "deployments"),
+            ("batch", "jobs"),
+        ] {
             let printer = Printer::for_resource(group, resource);
             let name = &printer.columns()[0];
-            assert_eq!((&*name.name, &*name.format, name.priority), ("Name", "name", 0));
+            assert_eq!(
+                (&*name.name, &*name.format, name.priority),
+                ("Name", "name", 0)
+            );
         }
     }
 
@@ -3068,7 +3163,12 @@ mod tests {
         let secret = json!({"metadata": meta("tls", 3600), "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}});
         assert_eq!(
             cells("", "secrets", secret),
-            vec![json!("tls"), json!("kubernetes.io/tls"), json!(2), json!("60m")]
+            vec![
+                json!("tls"),
+                json!("kubernetes.io/tls"),
+                json!(2),
+                json!("60m")
+            ]
         );
         let empty = cells("", "secrets", json!({"metadata": meta("e", 0)}));
         assert_eq!(empty, vec![json!("e"), json!(""), json!(0), json!("0s")]);
@@ -3077,15 +3177,26 @@ mod tests {
     #[test]
     fn serviceaccounts() {
         assert_eq!(names("", "serviceaccounts"), ["Name", "Secrets", "Age"]);
-        let sa = json!({"metadata": meta("default", 200), "secrets": [{"name": "a"}, {"name": "b"}]});
-        assert_eq!(cells("", "serviceaccounts", sa), vec![json!("default"), json!(2), json!("3m20s")]);
-        assert_eq!(cells("", "serviceaccounts", json!({"metadata": meta("x", 0)}))[1], 0);
+        let sa =
+            json!({"metadata": meta("default", 200), "secrets": [{"name": "a"}, {"name": "b"}]});
+        assert_eq!(
+            cells("", "serviceaccounts", sa),
+            vec![json!("default"), json!(2), json!("3m20s")]
+        );
+        assert_eq!(
+            cells("", "serviceaccounts", json!({"metadata": meta("x", 0)}))[1],
+            0
+        );
     }
 
     #[test]
     fn services_of_every_type() {
         let svc = |spec: Value, status: Value| {
-            cells("", "services", json!({"metadata": meta("s", 0), "spec": spec, "status": status}))
+            cells(
+                "",
+                "services",
+                json!({"metadata": meta("s", 0), "spec": spec, "status": status}),
+            )
         };
         let node_port = svc(
             json!({"type": "NodePort", "clusterIPs": ["10.0.0.1", "fd00::1"], "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}], "externalIPs": ["1.2.3.4", "5.6.7.8"]}),
@@ -3097,7 +3208,10 @@ mod tests {
         assert_eq!(node_port[4], "80:30080/TCP,53/UDP");
         assert_eq!(node_port[6], "<none>");
 
-        let pending = svc(json!({"type": "LoadBalancer", "clusterIP": "10.0.0.2", "ports": [{"port": 443, "nodePort": 31443}]}), json!({}));
+        let pending = svc(
+            json!({"type": "LoadBalancer", "clusterIP": "10.0.0.2", "ports": [{"port": 443, "nodePort": 31443}]}),
+            json!({}),
+        );
         assert_eq!(pending[2], "10.0.0.2");
         assert_eq!(pending[3], "<pending>");
         assert_eq!(pending[4], "443:31443/TCP");
@@ -3114,14 +3228,23 @@ mod tests {
             json!({"loadBalancer": {"ingress": [{"ip": "2.2.2.2"}]}}),
         );
         assert_eq!(lb_and_external[3], "2.2.2.2,8.8.8.8");
-        let external_only = svc(json!({"type": "LoadBalancer", "externalIPs": ["8.8.8.8"]}), json!({}));
+        let external_only = svc(
+            json!({"type": "LoadBalancer", "externalIPs": ["8.8.8.8"]}),
+            json!({}),
+        );
         assert_eq!(external_only[3], "8.8.8.8");
 
-        let external_name = svc(json!({"type": "ExternalName", "externalName": "db.example.com"}), json!({}));
+        let external_name = svc(
+            json!({"type": "ExternalName", "externalName": "db.example.com"}),
+            json!({}),
+        );
         assert_eq!(external_name[2], "<none>");
         assert_eq!(external_name[3], "db.example.com");
 
-        let headless = svc(json!({"clusterIP": "None", "clusterIPs": ["None"], "selector": {"b": "2", "a": "1"}}), json!({}));
+        let headless = svc(
+            json!({"clusterIP": "None", "clusterIPs": ["None"], "selector": {"b": "2", "a": "1"}}),
+            json!({}),
+        );
         assert_eq!(headless[1], "ClusterIP");
         assert_eq!(headless[2], "None");
         assert_eq!(headless[3], "<none>");
@@ -3133,7 +3256,15 @@ mod tests {
         let bare = cells("", "services", json!({"metadata": meta("b", 0)}));
         assert_eq!(
             bare,
-            vec![json!("b"), json!("ClusterIP"), json!("<none>"), json!("<none>"), json!("<none>"), json!("0s"), json!("<none>")]
+            vec![
+                json!("b"),
+                json!("ClusterIP"),
+                json!("<none>"),
+                json!("<none>"),
+                json!("<none>"),
+                json!("0s"),
+                json!("<none>")
+            ]
         );
     }
 
@@ -3141,7 +3272,17 @@ mod tests {
     fn persistentvolumeclaims() {
         assert_eq!(
             names("", "persistentvolumeclaims"),
-            ["Name", "Status", "Volume", "Capacity", "Access Modes", "StorageClass", "VolumeAttributesClass", "Age", "VolumeMode"]
+            [
+                "Name",
+                "Status",
+                "Volume",
+                "Capacity",
+                "Access Modes",
+                "StorageClass",
+                "VolumeAttributesClass",
+                "Age",
+                "VolumeMode"
+            ]
         );
         let bound = json!({
             "metadata": meta("data", 60),
@@ -3150,7 +3291,17 @@ mod tests {
         });
         assert_eq!(
             cells("", "persistentvolumeclaims", bound),
-            vec![json!("data"), json!("Bound"), json!("pv-1"), json!("1Gi"), json!("RWO,ROX,RWX,RWOP"), json!("fast"), json!("gold"), json!("60s"), json!("Filesystem")]
+            vec![
+                json!("data"),
+                json!("Bound"),
+                json!("pv-1"),
+                json!("1Gi"),
+                json!("RWO,ROX,RWX,RWOP"),
+                json!("fast"),
+                json!("gold"),
+                json!("60s"),
+                json!("Filesystem")
+            ]
         );
         let pending = json!({
             "metadata": {"name": "p", "creationTimestamp": ago(5), "annotations": {"volume.beta.kubernetes.io/storage-class": "legacy"}},
@@ -3159,7 +3310,17 @@ mod tests {
         });
         assert_eq!(
             cells("", "persistentvolumeclaims", pending),
-            vec![json!("p"), json!("Pending"), json!(""), json!(""), json!(""), json!("legacy"), json!("<unset>"), json!("5s"), json!("<unset>")]
+            vec![
+                json!("p"),
+                json!("Pending"),
+                json!(""),
+                json!(""),
+                json!(""),
+                json!("legacy"),
+                json!("<unset>"),
+                json!("5s"),
+                json!("<unset>")
+            ]
         );
         let terminating = json!({
             "metadata": {"name": "t", "creationTimestamp": ago(5), "deletionTimestamp": ago(1)},
@@ -3174,7 +3335,10 @@ mod tests {
 
     #[test]
     fn resourcequotas() {
-        assert_eq!(names("", "resourcequotas"), ["Name", "Request", "Limit", "Age"]);
+        assert_eq!(
+            names("", "resourcequotas"),
+            ["Name", "Request", "Limit", "Age"]
+        );
         let quota = json!({
             "metadata": meta("q", 0),
             "status": {
@@ -3192,7 +3356,11 @@ mod tests {
             ]
         );
         assert_eq!(
-            cells("", "resourcequotas", json!({"metadata": meta("e", 0), "spec": {"hard": {"pods": "1"}}})),
+            cells(
+                "",
+                "resourcequotas",
+                json!({"metadata": meta("e", 0), "spec": {"hard": {"pods": "1"}}})
+            ),
             vec![json!("e"), json!(""), json!(""), json!("0s")]
         );
     }
@@ -3215,7 +3383,18 @@ mod tests {
         }));
         assert_eq!(
             micro,
-            vec![json!("29s"), json!("Warning"), json!("BackOff"), json!("pod"), json!(""), json!("kubelet, node-1"), json!("spaced out"), json!("29s"), json!(1), json!("m")]
+            vec![
+                json!("29s"),
+                json!("Warning"),
+                json!("BackOff"),
+                json!("pod"),
+                json!(""),
+                json!("kubelet, node-1"),
+                json!("spaced out"),
+                json!("29s"),
+                json!(1),
+                json!("m")
+            ]
         );
         // Series overrides last seen and count.
         let series = row(json!({
@@ -3236,7 +3415,8 @@ mod tests {
         assert_eq!(series[7], "60m");
         assert_eq!(series[8], 42);
         // No last timestamp: last seen is the first seen; count 0 becomes 1.
-        let first_only = row(json!({"metadata": meta("f", 0), "firstTimestamp": ago(125), "count": 0}));
+        let first_only =
+            row(json!({"metadata": meta("f", 0), "firstTimestamp": ago(125), "count": 0}));
         assert_eq!(first_only[0], "2m5s");
         assert_eq!(first_only[7], "2m5s");
         assert_eq!(first_only[8], 1);
@@ -3244,7 +3424,18 @@ mod tests {
         let empty = row(json!({"metadata": meta("e", 0)}));
         assert_eq!(
             empty,
-            vec![json!("<unknown>"), json!(""), json!(""), json!(""), json!(""), json!(""), json!(""), json!("<unknown>"), json!(1), json!("e")]
+            vec![
+                json!("<unknown>"),
+                json!(""),
+                json!(""),
+                json!(""),
+                json!(""),
+                json!(""),
+                json!(""),
+                json!("<unknown>"),
+                json!(1),
+                json!("e")
+            ]
         );
     }
 
@@ -3269,7 +3460,18 @@ mod tests {
         });
         assert_eq!(
             cells("events.k8s.io", "events", event),
-            vec![json!("60s"), json!("Warning"), json!("Rebooted"), json!("node/n1"), json!(""), json!("kubelet-src, n1"), json!("rebooted"), json!("120m"), json!(3), json!("n")]
+            vec![
+                json!("60s"),
+                json!("Warning"),
+                json!("Rebooted"),
+                json!("node/n1"),
+                json!(""),
+                json!("kubelet-src, n1"),
+                json!("rebooted"),
+                json!("120m"),
+                json!(3),
+                json!("n")
+            ]
         );
     }
 
@@ -3284,20 +3486,52 @@ mod tests {
         });
         assert_eq!(
             cells("apps", "deployments", scaled),
-            vec![json!("web"), json!("2/3"), json!(3), json!(1), json!("3d"), json!("c"), json!("i"), json!("app=web,!canary,env notin (dev,qa),tier=fe")]
+            vec![
+                json!("web"),
+                json!("2/3"),
+                json!(3),
+                json!(1),
+                json!("3d"),
+                json!("c"),
+                json!("i"),
+                json!("app=web,!canary,env notin (dev,qa),tier=fe")
+            ]
         );
         let bare = cells("apps", "deployments", json!({"metadata": meta("bare", 0)}));
-        assert_eq!(bare, vec![json!("bare"), json!("0/1"), json!(0), json!(0), json!("0s"), json!(""), json!(""), json!("")]);
-        let zero = cells("apps", "deployments", json!({"metadata": meta("z", 0), "spec": {"replicas": 0, "selector": {}}}));
+        assert_eq!(
+            bare,
+            vec![
+                json!("bare"),
+                json!("0/1"),
+                json!(0),
+                json!(0),
+                json!("0s"),
+                json!(""),
+                json!(""),
+                json!("")
+            ]
+        );
+        let zero = cells(
+            "apps",
+            "deployments",
+            json!({"metadata": meta("z", 0), "spec": {"replicas": 0, "selector": {}}}),
+        );
         assert_eq!(zero[1], "0/0");
         assert_eq!(zero[7], "");
-        let invalid = cells("apps", "deployments", json!({"metadata": meta("i", 0), "spec": {"selector": {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}}}));
+        let invalid = cells(
+            "apps",
+            "deployments",
+            json!({"metadata": meta("i", 0), "spec": {"selector": {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}}}),
+        );
         assert_eq!(invalid[7], "<invalid>");
     }
 
     #[test]
     fn statefulsets() {
-        assert_eq!(names("apps", "statefulsets"), ["Name", "Ready", "Age", "Containers", "Images"]);
+        assert_eq!(
+            names("apps", "statefulsets"),
+            ["Name", "Ready", "Age", "Containers", "Images"]
+        );
         let sts = json!({
             "metadata": meta("db", 600),
             "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "pg", "image": "postgres:16"}, {"name": "exporter", "image": "exp:1"}]}}},
@@ -3305,16 +3539,37 @@ mod tests {
         });
         assert_eq!(
             cells("apps", "statefulsets", sts),
-            vec![json!("db"), json!("3/3"), json!("10m"), json!("pg,exporter"), json!("postgres:16,exp:1")]
+            vec![
+                json!("db"),
+                json!("3/3"),
+                json!("10m"),
+                json!("pg,exporter"),
+                json!("postgres:16,exp:1")
+            ]
         );
-        assert_eq!(cells("apps", "statefulsets", json!({"metadata": meta("e", 0)}))[1], "0/1");
+        assert_eq!(
+            cells("apps", "statefulsets", json!({"metadata": meta("e", 0)}))[1],
+            "0/1"
+        );
     }
 
     #[test]
     fn daemonsets() {
         assert_eq!(
             names("apps", "daemonsets"),
-            ["Name", "Desired", "Current", "Ready", "Up-to-date", "Available", "Node Selector", "Age", "Containers", "Images", "Selector"]
+            [
+                "Name",
+                "Desired",
+                "Current",
+                "Ready",
+                "Up-to-date",
+                "Available",
+                "Node Selector",
+                "Age",
+                "Containers",
+                "Images",
+                "Selector"
+            ]
         );
         let ds = json!({
             "metadata": meta("agent", 5 * 3600),
@@ -3323,10 +3578,32 @@ mod tests {
         });
         assert_eq!(
             cells("apps", "daemonsets", ds),
-            vec![json!("agent"), json!(5), json!(4), json!(3), json!(2), json!(1), json!("a=b,kubernetes.io/os=linux"), json!("5h"), json!("agent"), json!("agent:2"), json!("app=agent")]
+            vec![
+                json!("agent"),
+                json!(5),
+                json!(4),
+                json!(3),
+                json!(2),
+                json!(1),
+                json!("a=b,kubernetes.io/os=linux"),
+                json!("5h"),
+                json!("agent"),
+                json!("agent:2"),
+                json!("app=agent")
+            ]
         );
         let bare = cells("apps", "daemonsets", json!({"metadata": meta("b", 0)}));
-        assert_eq!(bare[1..7].to_vec(), vec![json!(0), json!(0), json!(0), json!(0), json!(0), json!("<none>")]);
+        assert_eq!(
+            bare[1..7].to_vec(),
+            vec![
+                json!(0),
+                json!(0),
+                json!(0),
+                json!(0),
+                json!(0),
+                json!("<none>")
+            ]
+        );
         assert_eq!(bare[10], "<none>");
     }
 
@@ -3334,7 +3611,16 @@ mod tests {
     fn replicasets() {
         assert_eq!(
             names("apps", "replicasets"),
-            ["Name", "Desired", "Current", "Ready", "Age", "Containers", "Images", "Selector"]
+            [
+                "Name",
+                "Desired",
+                "Current",
+                "Ready",
+                "Age",
+                "Containers",
+                "Images",
+                "Selector"
+            ]
         );
         let rs = json!({
             "metadata": meta("web-abc", 30),
@@ -3343,9 +3629,22 @@ mod tests {
         });
         assert_eq!(
             cells("apps", "replicasets", rs),
-            vec![json!("web-abc"), json!(2), json!(2), json!(1), json!("30s"), json!("web"), json!("nginx"), json!("app=web,pod-template-hash=abc")]
+            vec![
+                json!("web-abc"),
+                json!(2),
+                json!(2),
+                json!(1),
+                json!("30s"),
+                json!("web"),
+                json!("nginx"),
+                json!("app=web,pod-template-hash=abc")
+            ]
         );
-        let bare = cells("apps", "replicasets", json!({"metadata": meta("b", 0), "spec": {"selector": {"matchLabels": {"bad key": "x"}}}}));
+        let bare = cells(
+            "apps",
+            "replicasets",
+            json!({"metadata": meta("b", 0), "spec": {"selector": {"matchLabels": {"bad key": "x"}}}}),
+        );
         assert_eq!(bare[1..4].to_vec(), vec![json!(1), json!(0), json!(0)]);
         assert_eq!(bare[7], "<error>");
     }
@@ -3356,7 +3655,16 @@ mod tests {
     fn jobs() {
         assert_eq!(
             names("batch", "jobs"),
-            ["Name", "Status", "Completions", "Duration", "Age", "Containers", "Images", "Selector"]
+            [
+                "Name",
+                "Status",
+                "Completions",
+                "Duration",
+                "Age",
+                "Containers",
+                "Images",
+                "Selector"
+            ]
         );
         let complete = json!({
             "metadata": meta("pi", 7200),
@@ -3365,39 +3673,103 @@ mod tests {
         });
         assert_eq!(
             cells("batch", "jobs", complete),
-            vec![json!("pi"), json!("Complete"), json!("3/3"), json!("16m"), json!("120m"), json!("pi"), json!("perl"), json!("batch.kubernetes.io/controller-uid=u")]
+            vec![
+                json!("pi"),
+                json!("Complete"),
+                json!("3/3"),
+                json!("16m"),
+                json!("120m"),
+                json!("pi"),
+                json!("perl"),
+                json!("batch.kubernetes.io/controller-uid=u")
+            ]
         );
         let running = json!({"metadata": meta("r", 100), "spec": {"parallelism": 4}, "status": {"succeeded": 1, "startTime": ago(90)}});
         let r = cells("batch", "jobs", running);
-        assert_eq!((&r[1], &r[2], &r[3]), (&json!("Running"), &json!("1/1 of 4"), &json!("90s")));
+        assert_eq!(
+            (&r[1], &r[2], &r[3]),
+            (&json!("Running"), &json!("1/1 of 4"), &json!("90s"))
+        );
         let status = |conditions: Value, deleting: bool| {
             let mut metadata = meta("j", 0);
             if deleting {
                 metadata["deletionTimestamp"] = Value::from(ago(0));
             }
-            cells("batch", "jobs", json!({"metadata": metadata, "status": {"conditions": conditions}}))[1].clone()
+            cells(
+                "batch",
+                "jobs",
+                json!({"metadata": metadata, "status": {"conditions": conditions}}),
+            )[1]
+            .clone()
         };
-        assert_eq!(status(json!([{"type": "Failed", "status": "True"}]), false), "Failed");
-        assert_eq!(status(json!([{"type": "Failed", "status": "True"}]), true), "Failed");
+        assert_eq!(
+            status(json!([{"type": "Failed", "status": "True"}]), false),
+            "Failed"
+        );
+        assert_eq!(
+            status(json!([{"type": "Failed", "status": "True"}]), true),
+            "Failed"
+        );
         assert_eq!(status(json!([]), true), "Terminating");
-        assert_eq!(status(json!([{"type": "Suspended", "status": "True"}]), false), "Suspended");
-        assert_eq!(status(json!([{"type": "Suspended", "status": "False"}]), false), "Running");
-        assert_eq!(status(json!([{"type": "FailureTarget", "status": "True"}]), false), "FailureTarget");
-        assert_eq!(status(json!([{"type": "SuccessCriteriaMet", "status": "True"}]), false), "SuccessCriteriaMet");
+        assert_eq!(
+            status(json!([{"type": "Suspended", "status": "True"}]), false),
+            "Suspended"
+        );
+        assert_eq!(
+            status(json!([{"type": "Suspended", "status": "False"}]), false),
+            "Running"
+        );
+        assert_eq!(
+            status(json!([{"type": "FailureTarget", "status": "True"}]), false),
+            "FailureTarget"
+        );
+        assert_eq!(
+            status(
+                json!([{"type": "SuccessCriteriaMet", "status": "True"}]),
+                false
+            ),
+            "SuccessCriteriaMet"
+        );
         // Only the first condition of a type counts.
         assert_eq!(
-            status(json!([{"type": "Complete", "status": "False"}, {"type": "Complete", "status": "True"}]), false),
+            status(
+                json!([{"type": "Complete", "status": "False"}, {"type": "Complete", "status": "True"}]),
+                false
+            ),
             "Running"
         );
         let bare = cells("batch", "jobs", json!({"metadata": meta("b", 0)}));
-        assert_eq!(bare, vec![json!("b"), json!("Running"), json!("0/1"), json!(""), json!("0s"), json!(""), json!(""), json!("<none>")]);
+        assert_eq!(
+            bare,
+            vec![
+                json!("b"),
+                json!("Running"),
+                json!("0/1"),
+                json!(""),
+                json!("0s"),
+                json!(""),
+                json!(""),
+                json!("<none>")
+            ]
+        );
     }
 
     #[test]
     fn cronjobs() {
         assert_eq!(
             names("batch", "cronjobs"),
-            ["Name", "Schedule", "Timezone", "Suspend", "Active", "Last Schedule", "Age", "Containers", "Images", "Selector"]
+            [
+                "Name",
+                "Schedule",
+                "Timezone",
+                "Suspend",
+                "Active",
+                "Last Schedule",
+                "Age",
+                "Containers",
+                "Images",
+                "Selector"
+            ]
         );
         let cj = json!({
             "metadata": meta("hello", 86_400),
@@ -3406,11 +3778,37 @@ mod tests {
         });
         assert_eq!(
             cells("batch", "cronjobs", cj),
-            vec![json!("hello"), json!("*/1 * * * *"), json!("Etc/UTC"), json!("False"), json!(1), json!("45s"), json!("24h"), json!("hello"), json!("busybox"), json!("<none>")]
+            vec![
+                json!("hello"),
+                json!("*/1 * * * *"),
+                json!("Etc/UTC"),
+                json!("False"),
+                json!(1),
+                json!("45s"),
+                json!("24h"),
+                json!("hello"),
+                json!("busybox"),
+                json!("<none>")
+            ]
         );
-        let suspended = cells("batch", "cronjobs", json!({"metadata": meta("s", 0), "spec": {"suspend": true}}));
-        assert_eq!((&suspended[2], &suspended[3], &suspended[4], &suspended[5]), (&json!("<none>"), &json!("True"), &json!(0), &json!("<none>")));
-        assert_eq!(cells("batch", "cronjobs", json!({"metadata": meta("u", 0)}))[3], "<unset>");
+        let suspended = cells(
+            "batch",
+            "cronjobs",
+            json!({"metadata": meta("s", 0), "spec": {"suspend": true}}),
+        );
+        assert_eq!(
+            (&suspended[2], &suspended[3], &suspended[4], &suspended[5]),
+            (
+                &json!("<none>"),
+                &json!("True"),
+                &json!(0),
+                &json!("<none>")
+            )
+        );
+        assert_eq!(
+            cells("batch", "cronjobs", json!({"metadata": meta("u", 0)}))[3],
+            "<unset>"
+        );
         let printer = Printer::for_resource("batch", "cronjobs");
         assert_eq!(&*printer.columns()[3].type_, "boolean");
     }
@@ -3419,7 +3817,10 @@ mod tests {
 
     #[test]
     fn ingresses() {
-        assert_eq!(names("networking.k8s.io", "ingresses"), ["Name", "Class", "Hosts", "Address", "Ports", "Age"]);
+        assert_eq!(
+            names("networking.k8s.io", "ingresses"),
+            ["Name", "Class", "Hosts", "Address", "Ports", "Age"]
+        );
         let ing = json!({
             "metadata": meta("web", 0),
             "spec": {"ingressClassName": "nginx", "rules": [{"host": "a.example.com"}, {"http": {}}, {"host": "b.example.com"}], "tls": [{"hosts": ["a.example.com"]}]},
@@ -3427,53 +3828,105 @@ mod tests {
         });
         assert_eq!(
             cells("networking.k8s.io", "ingresses", ing),
-            vec![json!("web"), json!("nginx"), json!("a.example.com,b.example.com"), json!("10.0.0.9,lb.example.com"), json!("80, 443"), json!("0s")]
+            vec![
+                json!("web"),
+                json!("nginx"),
+                json!("a.example.com,b.example.com"),
+                json!("10.0.0.9,lb.example.com"),
+                json!("80, 443"),
+                json!("0s")
+            ]
         );
         let many = json!({
             "metadata": meta("many", 0),
             "spec": {"rules": [{"host": "1"}, {}, {"host": "2"}, {"host": "3"}, {"host": "4"}, {"host": "5"}]}
         });
         let m = cells("networking.k8s.io", "ingresses", many);
-        assert_eq!((&m[1], &m[2], &m[3], &m[4]), (&json!("<none>"), &json!("1,2,3 + 3 more..."), &json!(""), &json!("80")));
-        let catch_all = cells("networking.k8s.io", "ingresses", json!({"metadata": meta("c", 0), "spec": {"defaultBackend": {}}}));
+        assert_eq!(
+            (&m[1], &m[2], &m[3], &m[4]),
+            (
+                &json!("<none>"),
+                &json!("1,2,3 + 3 more..."),
+                &json!(""),
+                &json!("80")
+            )
+        );
+        let catch_all = cells(
+            "networking.k8s.io",
+            "ingresses",
+            json!({"metadata": meta("c", 0), "spec": {"defaultBackend": {}}}),
+        );
         assert_eq!(catch_all[2], "*");
     }
 
     #[test]
     fn ingressclasses() {
-        assert_eq!(names("networking.k8s.io", "ingressclasses"), ["Name", "Controller", "Parameters", "Age"]);
+        assert_eq!(
+            names("networking.k8s.io", "ingressclasses"),
+            ["Name", "Controller", "Parameters", "Age"]
+        );
         let ic = json!({
             "metadata": meta("nginx", 0),
             "spec": {"controller": "k8s.io/ingress-nginx", "parameters": {"apiGroup": "k8s.example.com", "kind": "IngressParameters", "name": "external-lb"}}
         });
         assert_eq!(
             cells("networking.k8s.io", "ingressclasses", ic),
-            vec![json!("nginx"), json!("k8s.io/ingress-nginx"), json!("IngressParameters.k8s.example.com/external-lb"), json!("0s")]
+            vec![
+                json!("nginx"),
+                json!("k8s.io/ingress-nginx"),
+                json!("IngressParameters.k8s.example.com/external-lb"),
+                json!("0s")
+            ]
         );
         let core = json!({"metadata": meta("c", 0), "spec": {"controller": "x", "parameters": {"kind": "ConfigMap", "name": "cm"}}});
-        assert_eq!(cells("networking.k8s.io", "ingressclasses", core)[2], "ConfigMap/cm");
+        assert_eq!(
+            cells("networking.k8s.io", "ingressclasses", core)[2],
+            "ConfigMap/cm"
+        );
         let none = json!({"metadata": meta("n", 0), "spec": {"controller": "x"}});
-        assert_eq!(cells("networking.k8s.io", "ingressclasses", none)[2], "<none>");
+        assert_eq!(
+            cells("networking.k8s.io", "ingressclasses", none)[2],
+            "<none>"
+        );
     }
 
     #[test]
     fn networkpolicies() {
-        assert_eq!(names("networking.k8s.io", "networkpolicies"), ["Name", "Pod-Selector", "Age"]);
+        assert_eq!(
+            names("networking.k8s.io", "networkpolicies"),
+            ["Name", "Pod-Selector", "Age"]
+        );
         let np = json!({"metadata": meta("deny", 0), "spec": {"podSelector": {"matchExpressions": [{"key": "role", "operator": "In", "values": ["db", "cache"]}, {"key": "app", "operator": "Exists"}]}}});
         assert_eq!(
             cells("networking.k8s.io", "networkpolicies", np),
             vec![json!("deny"), json!("app,role in (cache,db)"), json!("0s")]
         );
         let all = json!({"metadata": meta("all", 0), "spec": {"podSelector": {}}});
-        assert_eq!(cells("networking.k8s.io", "networkpolicies", all)[1], "<none>");
-        assert_eq!(cells("networking.k8s.io", "networkpolicies", json!({"metadata": meta("m", 0)}))[1], "<none>");
+        assert_eq!(
+            cells("networking.k8s.io", "networkpolicies", all)[1],
+            "<none>"
+        );
+        assert_eq!(
+            cells(
+                "networking.k8s.io",
+                "networkpolicies",
+                json!({"metadata": meta("m", 0)})
+            )[1],
+            "<none>"
+        );
     }
 
     #[test]
     fn poddisruptionbudgets() {
         assert_eq!(
             names("policy", "poddisruptionbudgets"),
-            ["Name", "Min Available", "Max Unavailable", "Allowed Disruptions", "Age"]
+            [
+                "Name",
+                "Min Available",
+                "Max Unavailable",
+                "Allowed Disruptions",
+                "Age"
+            ]
         );
         let pdb = json!({"metadata": meta("p", 0), "spec": {"minAvailable": 2}, "status": {"disruptionsAllowed": 1}});
         assert_eq!(
@@ -3483,7 +3936,13 @@ mod tests {
         let pct = json!({"metadata": meta("q", 0), "spec": {"maxUnavailable": "25%"}});
         assert_eq!(
             cells("policy", "poddisruptionbudgets", pct),
-            vec![json!("q"), json!("N/A"), json!("25%"), json!(0), json!("0s")]
+            vec![
+                json!("q"),
+                json!("N/A"),
+                json!("25%"),
+                json!(0),
+                json!("0s")
+            ]
         );
     }
 
@@ -3491,7 +3950,15 @@ mod tests {
     fn horizontalpodautoscalers() {
         assert_eq!(
             names("autoscaling", "horizontalpodautoscalers"),
-            ["Name", "Reference", "Targets", "MinPods", "MaxPods", "Replicas", "Age"]
+            [
+                "Name",
+                "Reference",
+                "Targets",
+                "MinPods",
+                "MaxPods",
+                "Replicas",
+                "Age"
+            ]
         );
         let hpa = json!({
             "metadata": meta("web", 0),
@@ -3514,7 +3981,15 @@ mod tests {
         });
         assert_eq!(
             cells("autoscaling", "horizontalpodautoscalers", hpa),
-            vec![json!("web"), json!("Deployment/web"), json!("cpu: 45%/80%, memory: 512Mi/1Gi"), json!("2"), json!(10), json!(3), json!("0s")]
+            vec![
+                json!("web"),
+                json!("Deployment/web"),
+                json!("cpu: 45%/80%, memory: 512Mi/1Gi"),
+                json!("2"),
+                json!(10),
+                json!(3),
+                json!("0s")
+            ]
         );
         let metrics = |specs: Value, statuses: Value| {
             hpa_metrics(specs.as_array().unwrap(), statuses.as_array().unwrap())
@@ -3558,9 +4033,15 @@ mod tests {
             ),
             "cpu: 12%/<auto>, memory: <unknown>/1Gi"
         );
-        assert_eq!(metrics(json!([{"type": "Weird"}]), json!([])), "<unknown type>");
         assert_eq!(
-            metrics(json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"averageUtilization": 50}}}]), json!([])),
+            metrics(json!([{"type": "Weird"}]), json!([])),
+            "<unknown type>"
+        );
+        assert_eq!(
+            metrics(
+                json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"averageUtilization": 50}}}]),
+                json!([])
+            ),
             "cpu: <unknown>/50%"
         );
         // autoscaling/v1 objects carry the CPU target in their own fields.
@@ -3571,10 +4052,33 @@ mod tests {
         });
         assert_eq!(
             cells("autoscaling", "horizontalpodautoscalers", v1),
-            vec![json!("v1"), json!("Deployment/d"), json!("cpu: 20%/70%"), json!("<unset>"), json!(4), json!(1), json!("0s")]
+            vec![
+                json!("v1"),
+                json!("Deployment/d"),
+                json!("cpu: 20%/70%"),
+                json!("<unset>"),
+                json!(4),
+                json!(1),
+                json!("0s")
+            ]
         );
-        let bare = cells("autoscaling", "horizontalpodautoscalers", json!({"metadata": meta("b", 0)}));
-        assert_eq!(bare, vec![json!("b"), json!("/"), json!("<none>"), json!("<unset>"), json!(0), json!(0), json!("0s")]);
+        let bare = cells(
+            "autoscaling",
+            "horizontalpodautoscalers",
+            json!({"metadata": meta("b", 0)}),
+        );
+        assert_eq!(
+            bare,
+            vec![
+                json!("b"),
+                json!("/"),
+                json!("<none>"),
+                json!("<unset>"),
+                json!(0),
+                json!(0),
+                json!("0s")
+            ]
+        );
     }
 
     // ----- rbac / storage / scheduling / coordination --------------------------------
@@ -3587,9 +4091,20 @@ mod tests {
         );
         let rb_cols = Printer::for_resource("rbac.authorization.k8s.io", "rolebindings");
         let crb_cols = Printer::for_resource("rbac.authorization.k8s.io", "clusterrolebindings");
-        assert!(rb_cols.columns()[1].description.starts_with("RoleRef can reference a Role"));
-        assert!(crb_cols.columns()[1].description.starts_with("RoleRef can only reference a ClusterRole"));
-        assert_eq!(crb_cols.columns()[3].description, "Users in the clusterRoleBinding");
+        assert!(
+            rb_cols.columns()[1]
+                .description
+                .starts_with("RoleRef can reference a Role")
+        );
+        assert!(
+            crb_cols.columns()[1]
+                .description
+                .starts_with("RoleRef can only reference a ClusterRole")
+        );
+        assert_eq!(
+            crb_cols.columns()[3].description,
+            "Users in the clusterRoleBinding"
+        );
         let rb = json!({
             "metadata": meta("read", 0),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
@@ -3603,21 +4118,55 @@ mod tests {
         });
         assert_eq!(
             cells("rbac.authorization.k8s.io", "rolebindings", rb.clone()),
-            vec![json!("read"), json!("ClusterRole/view"), json!("0s"), json!("alice, bob"), json!("devs"), json!("tools/ci")]
+            vec![
+                json!("read"),
+                json!("ClusterRole/view"),
+                json!("0s"),
+                json!("alice, bob"),
+                json!("devs"),
+                json!("tools/ci")
+            ]
         );
         assert_eq!(
             cells("rbac.authorization.k8s.io", "clusterrolebindings", rb)[1..].to_vec(),
-            vec![json!("ClusterRole/view"), json!("0s"), json!("alice, bob"), json!("devs"), json!("tools/ci")]
+            vec![
+                json!("ClusterRole/view"),
+                json!("0s"),
+                json!("alice, bob"),
+                json!("devs"),
+                json!("tools/ci")
+            ]
         );
-        let bare = cells("rbac.authorization.k8s.io", "rolebindings", json!({"metadata": meta("b", 0)}));
-        assert_eq!(bare, vec![json!("b"), json!("/"), json!("0s"), json!(""), json!(""), json!("")]);
+        let bare = cells(
+            "rbac.authorization.k8s.io",
+            "rolebindings",
+            json!({"metadata": meta("b", 0)}),
+        );
+        assert_eq!(
+            bare,
+            vec![
+                json!("b"),
+                json!("/"),
+                json!("0s"),
+                json!(""),
+                json!(""),
+                json!("")
+            ]
+        );
     }
 
     #[test]
     fn storageclasses() {
         assert_eq!(
             names("storage.k8s.io", "storageclasses"),
-            ["Name", "Provisioner", "ReclaimPolicy", "VolumeBindingMode", "AllowVolumeExpansion", "Age"]
+            [
+                "Name",
+                "Provisioner",
+                "ReclaimPolicy",
+                "VolumeBindingMode",
+                "AllowVolumeExpansion",
+                "Age"
+            ]
         );
         let sc = json!({
             "metadata": {"name": "standard", "creationTimestamp": ago(0), "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
@@ -3628,15 +4177,32 @@ mod tests {
         });
         assert_eq!(
             cells("storage.k8s.io", "storageclasses", sc),
-            vec![json!("standard (default)"), json!("rancher.io/local-path"), json!("Retain"), json!("WaitForFirstConsumer"), json!(true), json!("0s")]
+            vec![
+                json!("standard (default)"),
+                json!("rancher.io/local-path"),
+                json!("Retain"),
+                json!("WaitForFirstConsumer"),
+                json!(true),
+                json!("0s")
+            ]
         );
         let beta = json!({"metadata": {"name": "b", "annotations": {"storageclass.beta.kubernetes.io/is-default-class": "true"}}, "provisioner": "p"});
         assert_eq!(
             cells("storage.k8s.io", "storageclasses", beta),
-            vec![json!("b (default)"), json!("p"), json!("Delete"), json!("Immediate"), json!(false), json!("<unknown>")]
+            vec![
+                json!("b (default)"),
+                json!("p"),
+                json!("Delete"),
+                json!("Immediate"),
+                json!(false),
+                json!("<unknown>")
+            ]
         );
         let not_default = json!({"metadata": {"name": "n", "annotations": {"storageclass.kubernetes.io/is-default-class": "false"}}});
-        assert_eq!(cells("storage.k8s.io", "storageclasses", not_default)[0], "n");
+        assert_eq!(
+            cells("storage.k8s.io", "storageclasses", not_default)[0],
+            "n"
+        );
     }
 
     #[test]
@@ -3648,21 +4214,45 @@ mod tests {
         let pc = json!({"metadata": meta("system-cluster-critical", 0), "value": 2_000_000_000, "globalDefault": false, "preemptionPolicy": "PreemptLowerPriority"});
         assert_eq!(
             cells("scheduling.k8s.io", "priorityclasses", pc),
-            vec![json!("system-cluster-critical"), json!(2_000_000_000), json!(false), json!("0s"), json!("PreemptLowerPriority")]
+            vec![
+                json!("system-cluster-critical"),
+                json!(2_000_000_000),
+                json!(false),
+                json!("0s"),
+                json!("PreemptLowerPriority")
+            ]
         );
-        let bare = cells("scheduling.k8s.io", "priorityclasses", json!({"metadata": meta("b", 0), "value": -5, "globalDefault": true}));
-        assert_eq!(bare, vec![json!("b"), json!(-5), json!(true), json!("0s"), json!("")]);
+        let bare = cells(
+            "scheduling.k8s.io",
+            "priorityclasses",
+            json!({"metadata": meta("b", 0), "value": -5, "globalDefault": true}),
+        );
+        assert_eq!(
+            bare,
+            vec![json!("b"), json!(-5), json!(true), json!("0s"), json!("")]
+        );
     }
 
     #[test]
     fn leases() {
-        assert_eq!(names("coordination.k8s.io", "leases"), ["Name", "Holder", "Age"]);
-        let lease = json!({"metadata": meta("kube-scheduler", 0), "spec": {"holderIdentity": "cp-1_abc"}});
+        assert_eq!(
+            names("coordination.k8s.io", "leases"),
+            ["Name", "Holder", "Age"]
+        );
+        let lease =
+            json!({"metadata": meta("kube-scheduler", 0), "spec": {"holderIdentity": "cp-1_abc"}});
         assert_eq!(
             cells("coordination.k8s.io", "leases", lease),
             vec![json!("kube-scheduler"), json!("cp-1_abc"), json!("0s")]
         );
-        assert_eq!(cells("coordination.k8s.io", "leases", json!({"metadata": meta("l", 0)}))[1], "");
+        assert_eq!(
+            cells(
+                "coordination.k8s.io",
+                "leases",
+                json!({"metadata": meta("l", 0)})
+            )[1],
+            ""
+        );
     }
 
     #[test]
@@ -3688,7 +4278,10 @@ mod tests {
             let obj = json!({"metadata": meta("w", 3600)});
             assert_eq!(printer.cells(&obj, now()), vec![json!("w"), json!("60m")]);
             // Nothing at the path: a null cell, as client-go's JSONPath finds no result.
-            assert_eq!(printer.cells(&json!({}), now()), vec![json!(""), Value::Null]);
+            assert_eq!(
+                printer.cells(&json!({}), now()),
+                vec![json!(""), Value::Null]
+            );
         }
     }
 
@@ -3706,7 +4299,15 @@ mod tests {
         ]));
         let cols = printer.columns();
         assert_eq!(cols.len(), 9);
-        assert_eq!((&*cols[2].name, &*cols[2].type_, &*cols[2].format, cols[2].priority), ("Replicas", "integer", "int32", 1));
+        assert_eq!(
+            (
+                &*cols[2].name,
+                &*cols[2].type_,
+                &*cols[2].format,
+                cols[2].priority
+            ),
+            ("Replicas", "integer", "int32", 1)
+        );
         assert_eq!(
             cols[1].description,
             "Custom resource definition column (in JSONPath format): .status.conditions[?(@.type==\"Ready\")].status"
@@ -3743,7 +4344,17 @@ mod tests {
         });
         assert_eq!(
             printer.cells(&odd, now()),
-            vec![json!("o"), json!("true"), Value::Null, json!(0.25), Value::Null, json!("<invalid>"), json!(r#"{"enabled":"yes","nope":null}"#), json!("<no value>"), Value::Null]
+            vec![
+                json!("o"),
+                json!("true"),
+                Value::Null,
+                json!(0.25),
+                Value::Null,
+                json!("<invalid>"),
+                json!(r#"{"enabled":"yes","nope":null}"#),
+                json!("<no value>"),
+                Value::Null
+            ]
         );
         let dates = |value: Value| {
             Printer::from_printer_columns(&json!([{"name": "T", "type": "date", "jsonPath": ".t"}]))
@@ -3761,8 +4372,10 @@ mod tests {
     #[test]
     fn crd_string_columns_print_like_go() {
         let one = |value: Value| {
-            Printer::from_printer_columns(&json!([{"name": "V", "type": "string", "jsonPath": ".v"}]))
-                .cells(&json!({"v": value}), now())[1]
+            Printer::from_printer_columns(
+                &json!([{"name": "V", "type": "string", "jsonPath": ".v"}]),
+            )
+            .cells(&json!({"v": value}), now())[1]
                 .clone()
         };
         assert_eq!(one(json!(42)), "42");
@@ -3775,7 +4388,10 @@ mod tests {
         assert_eq!(one(json!(0.00001)), "1e-05");
         assert_eq!(one(json!(false)), "false");
         assert_eq!(one(json!([])), "[]");
-        assert_eq!(one(json!({"b": [1, {"d": 1, "c": 2}], "a": "x"})), r#"{"a":"x","b":[1,{"c":2,"d":1}]}"#);
+        assert_eq!(
+            one(json!({"b": [1, {"d": 1, "c": 2}], "a": "x"})),
+            r#"{"a":"x","b":[1,{"c":2,"d":1}]}"#
+        );
         assert_eq!(one(json!("plain")), "plain");
         assert_eq!(one(json!(null)), "<no value>");
     }
@@ -3789,7 +4405,10 @@ mod tests {
         ]));
         let names: Vec<&str> = printer.columns().iter().map(|c| &*c.name).collect();
         assert_eq!(names, ["Name", "A"]);
-        assert_eq!(printer.cells(&json!({"spec": {"a": "x"}}), now()), vec![json!(""), json!("x")]);
+        assert_eq!(
+            printer.cells(&json!({"spec": {"a": "x"}}), now()),
+            vec![json!(""), json!("x")]
+        );
     }
 
     // ----- JSONPath ------------------------------------------------------------------
@@ -3813,26 +4432,56 @@ mod tests {
         });
         assert_eq!(jp(".metadata.name", &obj), Some(json!("n")));
         assert_eq!(jp("$.metadata.name", &obj), Some(json!("n")));
-        assert_eq!(jp(".metadata.labels.app\\.kubernetes\\.io/name", &obj), Some(json!("web")));
+        assert_eq!(
+            jp(".metadata.labels.app\\.kubernetes\\.io/name", &obj),
+            Some(json!("web"))
+        );
         assert_eq!(jp(".metadata.annotations['a.b/c']", &obj), Some(json!("d")));
-        assert_eq!(jp(".metadata.annotations[\"a.b/c\"]", &obj), Some(json!("d")));
+        assert_eq!(
+            jp(".metadata.annotations[\"a.b/c\"]", &obj),
+            Some(json!("d"))
+        );
         assert_eq!(jp(".spec.items[1].name", &obj), Some(json!("second")));
         assert_eq!(jp(".spec.items[-1].name", &obj), Some(json!("third")));
         assert_eq!(jp(".spec.items[*].name", &obj), Some(json!("first")));
         assert_eq!(jp(".spec.items[1:].name", &obj), Some(json!("second")));
         assert_eq!(jp(".spec.items[0:3:2].n", &obj), Some(json!(1)));
         assert_eq!(jp(".spec.items[2,0].name", &obj), Some(json!("third")));
-        assert_eq!(jp(".spec.items[?(@.n>1)].name", &obj), Some(json!("second")));
-        assert_eq!(jp(".spec.items[?(@.n >= 3)].name", &obj), Some(json!("third")));
+        assert_eq!(
+            jp(".spec.items[?(@.n>1)].name", &obj),
+            Some(json!("second"))
+        );
+        assert_eq!(
+            jp(".spec.items[?(@.n >= 3)].name", &obj),
+            Some(json!("third"))
+        );
         assert_eq!(jp(".spec.items[?(@.n<2)].name", &obj), Some(json!("first")));
-        assert_eq!(jp(".spec.items[?(@.name!='first')].n", &obj), Some(json!(2)));
-        assert_eq!(jp(".status.conditions[?(@.type==\"Ready\")].status", &obj), Some(json!("True")));
-        assert_eq!(jp(".status.conditions[?(@.type=='Synced')].status", &obj), Some(json!("False")));
-        assert_eq!(jp(".status.conditions[?(@.reason)].type", &obj), Some(json!("Ready")));
-        assert_eq!(jp(".status.conditions[?(@.type==\"Nope\")].status", &obj), None);
+        assert_eq!(
+            jp(".spec.items[?(@.name!='first')].n", &obj),
+            Some(json!(2))
+        );
+        assert_eq!(
+            jp(".status.conditions[?(@.type==\"Ready\")].status", &obj),
+            Some(json!("True"))
+        );
+        assert_eq!(
+            jp(".status.conditions[?(@.type=='Synced')].status", &obj),
+            Some(json!("False"))
+        );
+        assert_eq!(
+            jp(".status.conditions[?(@.reason)].type", &obj),
+            Some(json!("Ready"))
+        );
+        assert_eq!(
+            jp(".status.conditions[?(@.type==\"Nope\")].status", &obj),
+            None
+        );
         assert_eq!(jp("..deep.name", &obj), Some(json!("deep-name")));
         assert_eq!(jp(".spec.*", &obj).map(|v| v.is_array()), Some(true));
-        assert_eq!(jp(".spec.nested", &obj), Some(json!({"deep": {"name": "deep-name"}})));
+        assert_eq!(
+            jp(".spec.nested", &obj),
+            Some(json!({"deep": {"name": "deep-name"}}))
+        );
         assert_eq!(jp(".spec.missing.deeper", &obj), None);
         assert_eq!(jp(".spec.items[7].name", &obj), None);
         assert_eq!(jp(".metadata.name[0]", &obj), None);
@@ -3892,17 +4541,44 @@ mod tests {
     fn label_selectors_format_like_metav1() {
         assert_eq!(format_label_selector(None), "<none>");
         assert_eq!(format_label_selector(Some(&json!({}))), "<none>");
-        assert_eq!(format_label_selector(Some(&json!({"matchLabels": {}}))), "<none>");
-        assert_eq!(format_label_selector(Some(&json!({"matchLabels": {"b": "2", "a": ""}}))), "a=,b=2");
         assert_eq!(
-            format_label_selector(Some(&json!({"matchExpressions": [{"key": "k", "operator": "In", "values": ["z", "a"]}]}))),
+            format_label_selector(Some(&json!({"matchLabels": {}}))),
+            "<none>"
+        );
+        assert_eq!(
+            format_label_selector(Some(&json!({"matchLabels": {"b": "2", "a": ""}}))),
+            "a=,b=2"
+        );
+        assert_eq!(
+            format_label_selector(Some(
+                &json!({"matchExpressions": [{"key": "k", "operator": "In", "values": ["z", "a"]}]})
+            )),
             "k in (a,z)"
         );
-        assert_eq!(format_label_selector(Some(&json!({"matchExpressions": [{"key": "k", "operator": "In", "values": []}]}))), "<error>");
-        assert_eq!(format_label_selector(Some(&json!({"matchExpressions": [{"key": "k", "operator": "Exists", "values": ["x"]}]}))), "<error>");
-        assert_eq!(format_label_selector(Some(&json!({"matchLabels": {"k": "bad value!"}}))), "<error>");
-        assert_eq!(format_label_selector(Some(&json!({"matchLabels": {"Example.com/k": "v"}}))), "<error>");
-        assert_eq!(format_label_selector(Some(&json!({"matchLabels": {"example.com/k": "v"}}))), "example.com/k=v");
+        assert_eq!(
+            format_label_selector(Some(
+                &json!({"matchExpressions": [{"key": "k", "operator": "In", "values": []}]})
+            )),
+            "<error>"
+        );
+        assert_eq!(
+            format_label_selector(Some(
+                &json!({"matchExpressions": [{"key": "k", "operator": "Exists", "values": ["x"]}]})
+            )),
+            "<error>"
+        );
+        assert_eq!(
+            format_label_selector(Some(&json!({"matchLabels": {"k": "bad value!"}}))),
+            "<error>"
+        );
+        assert_eq!(
+            format_label_selector(Some(&json!({"matchLabels": {"Example.com/k": "v"}}))),
+            "<error>"
+        );
+        assert_eq!(
+            format_label_selector(Some(&json!({"matchLabels": {"example.com/k": "v"}}))),
+            "example.com/k=v"
+        );
         assert_eq!(format_label_selector(Some(&json!("nope"))), "<error>");
         assert_eq!(selector_string(None), Ok(None));
         assert_eq!(selector_string(Some(&json!({}))), Ok(Some(String::new())));
@@ -3921,7 +4597,10 @@ mod tests {
         assert_eq!(format_labels(None), "<none>");
         assert_eq!(format_labels(Some(&json!({}))), "<none>");
         // Go sorts the "k=v" strings, so "a.b=…" precedes "a=…".
-        assert_eq!(format_labels(Some(&json!({"a": "x", "a.b": "y"}))), "a.b=y,a=x");
+        assert_eq!(
+            format_labels(Some(&json!({"a": "x", "a.b": "y"}))),
+            "a.b=y,a=x"
+        );
     }
 
     #[test]
