@@ -104,17 +104,18 @@ impl NamespaceController {
         let Some(info) = reg.get("", "v1", "namespaces") else { return };
         let Some(cur) = self.server.cache.get(NS_PREFIX, ns) else { return };
         let v = cur.value();
-        let meta_finalizers = v.pointer("/metadata/finalizers").and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty());
-        if meta_finalizers {
-            // Clear our spec finalizer; other owners release metadata finalizers.
-            if v.pointer("/spec/finalizers").and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty()) {
-                let _ = update_with(&self.server, &info, NS_PREFIX, ns, ns, false, |old, _| {
-                    let mut new = old.clone();
-                    new["spec"]["finalizers"] = json!([]);
-                    Ok(Change::Write(new))
-                })
-                .await;
-            }
+        if v.pointer("/spec/finalizers").and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty()) {
+            // Content is gone: release our finalizer. The write deletes the namespace
+            // unless metadata finalizers of other owners still hold it.
+            let _ = update_with(&self.server, &info, NS_PREFIX, ns, ns, false, |old, _| {
+                let mut new = old.clone();
+                new["spec"]["finalizers"] = json!([]);
+                Ok(Change::Write(new))
+            })
+            .await;
+            return;
+        }
+        if v.pointer("/metadata/finalizers").and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty()) {
             return;
         }
         let key = format!("{NS_PREFIX}{ns}");

@@ -587,8 +587,7 @@ where
         if cmp == old {
             return Ok((old, false));
         }
-        let finalized = new.pointer("/metadata/deletionTimestamp").is_some()
-            && new.pointer("/metadata/finalizers").and_then(|f| f.as_array()).is_none_or(|a| a.is_empty());
+        let finalized = new.pointer("/metadata/deletionTimestamp").is_some() && !has_pending_finalizers(info, &new);
         let key = format!("{prefix}{suffix}");
         if finalized {
             // The last finalizer is gone from an object being deleted: remove it now.
@@ -607,6 +606,13 @@ where
         }
     }
     Err(ApiError::conflict(info.group_resource(), name))
+}
+
+/// Whether anything still holds an object that is being deleted: metadata finalizers,
+/// and for namespaces also `spec.finalizers` (released by the namespace controller).
+pub fn has_pending_finalizers(info: &ResourceInfo, obj: &Value) -> bool {
+    let non_empty = |p: &str| obj.pointer(p).and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty());
+    non_empty("/metadata/finalizers") || (info.group.is_empty() && info.plural == "namespaces" && non_empty("/spec/finalizers"))
 }
 
 /// PUT: replace (also `/status`).

@@ -28,6 +28,22 @@ struct Renderer {
 
 impl Renderer {
     fn line(&mut self, ty: EventType, obj: &CachedObject, ev: Option<&CacheEvent>) -> Bytes {
+        if let Some(e) = ev
+            && obj.rv != e.rv
+        {
+            // A DELETED for an object that stopped matching shows its last matching
+            // state at the revision of the change, as kube-apiserver does.
+            let mut v = obj.value();
+            v["metadata"]["resourceVersion"] = json!(e.rv.to_string());
+            let restamped = CachedObject {
+                namespace: obj.namespace.clone(),
+                name: obj.name.clone(),
+                rv: e.rv,
+                json: Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
+                labels: obj.labels.clone(),
+            };
+            return self.line(ty, &restamped, None);
+        }
         match self.output {
             Output::Object => match ev {
                 Some(e) => e.line(ty, obj),
