@@ -17,6 +17,21 @@ enum Command {
     Serve(ServeArgs),
     /// Run a member cluster's API server (the same API machinery, for local federations and tests).
     Member(ServeArgs),
+    /// Start the whole system on embedded defaults: the federation API server plus local member clusters.
+    Up(UpArgs),
+}
+
+#[derive(clap::Args)]
+struct UpArgs {
+    /// Directory holding every server's data (one subdirectory each).
+    #[arg(long, default_value = ".data")]
+    data_dir: PathBuf,
+    /// Port of the federation API server; members use the following ports.
+    #[arg(long, default_value_t = 6443)]
+    port: u16,
+    /// Number of local member clusters.
+    #[arg(long, default_value_t = 3)]
+    members: u16,
 }
 
 #[derive(clap::Args)]
@@ -48,6 +63,7 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async move {
         match cli.command {
             Command::Serve(a) | Command::Member(a) => serve(a).await,
+            Command::Up(a) => up(a).await,
         }
     })
 }
@@ -63,6 +79,30 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(address = %running.addr, kubeconfig = %running.kubeconfig.display(), "serving");
     // A line on stdout that scripts and tests can wait for.
     println!("ubernetes serving on https://{} kubeconfig={}", running.addr, running.kubeconfig.display());
+    tokio::signal::ctrl_c().await.context("waiting for ctrl-c")?;
+    Ok(())
+}
+
+async fn up(a: UpArgs) -> anyhow::Result<()> {
+    let mut started = Vec::new();
+    for i in 0..=a.members {
+        let (name, dir) = if i == 0 {
+            ("ubernetes".to_string(), a.data_dir.join("ubernetes"))
+        } else {
+            let n = format!("member-{i}");
+            (n.clone(), a.data_dir.join(&n))
+        };
+        let cfg = apiserver::serve::ServeConfig {
+            data_dir: dir,
+            bind_address: std::net::Ipv4Addr::LOCALHOST.into(),
+            secure_port: a.port + i,
+            cluster_name: name.clone(),
+        };
+        let running = apiserver::serve::start(cfg).await.with_context(|| format!("starting {name}"))?;
+        println!("{name:<12} https://{}  export KUBECONFIG={}", running.addr, running.kubeconfig.display());
+        started.push(running);
+    }
+    println!("ubernetes is up; the federation API server is the first line above. Ctrl-C stops everything.");
     tokio::signal::ctrl_c().await.context("waiting for ctrl-c")?;
     Ok(())
 }
