@@ -219,6 +219,17 @@ pub fn apply_defaults(info: &ResourceInfo, obj: &mut Value) {
         ("", "secrets") => {
             if let Some(o) = obj.as_object_mut() {
                 o.entry("type").or_insert(json!("Opaque"));
+                // stringData is write-only: merged into data (base64), as kube-apiserver does.
+                if let Some(Value::Object(sd)) = o.remove("stringData") {
+                    use base64::Engine;
+                    let data = o.entry("data").or_insert_with(|| json!({}));
+                    if let Some(d) = data.as_object_mut() {
+                        for (k, v) in sd {
+                            let s = v.as_str().unwrap_or_default();
+                            d.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(s)));
+                        }
+                    }
+                }
             }
         }
         _ => {}

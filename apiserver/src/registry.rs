@@ -35,8 +35,9 @@ const fn status(kind: &'static str) -> Subresource {
 const SCALE: Subresource =
     Subresource { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: &["get", "patch", "update"] };
 
-/// Checks that a JSON object decodes as the kind's typed struct; the error text goes into a 400.
-pub type TypedCheck = fn(&Value) -> Result<(), String>;
+/// Decodes a JSON object as the kind's typed struct and encodes it again: the result has
+/// unknown fields dropped, as kube-apiserver's decoding does. The error text goes into a 400.
+pub type TypedCheck = fn(&Value) -> Result<Value, String>;
 
 /// Everything the API machinery needs to know about one served resource.
 #[derive(Clone, Debug)]
@@ -109,14 +110,15 @@ impl ResourceInfo {
     }
 }
 
-fn typed_check<K: serde::de::DeserializeOwned>(v: &Value) -> Result<(), String> {
-    K::deserialize(v).map(|_| ()).map_err(|e| e.to_string())
+fn typed_check<K: serde::de::DeserializeOwned + serde::Serialize>(v: &Value) -> Result<Value, String> {
+    let typed = K::deserialize(v).map_err(|e| e.to_string())?;
+    serde_json::to_value(typed).map_err(|e| e.to_string())
 }
 
 /// Describes a built-in kind from its k8s-openapi type.
 fn builtin<K>(short_names: &[&str], categories: &[&str], subresources: &[Subresource]) -> ResourceInfo
 where
-    K: k8s_openapi::Resource + serde::de::DeserializeOwned + 'static,
+    K: k8s_openapi::Resource + serde::de::DeserializeOwned + serde::Serialize + 'static,
 {
     ResourceInfo {
         group: K::GROUP.to_string(),
@@ -278,7 +280,7 @@ mod tests {
         let r = Registry::builtin();
         let cm = r.get("", "v1", "configmaps").expect("cm");
         let check = cm.typed_check.expect("typed");
-        assert!(check(&serde_json::json!({"data": {"a": "b"}})).is_ok());
+        assert_eq!(check(&serde_json::json!({"data": {"a": "b"}, "bogus": 1})).ok(), Some(serde_json::json!({"data": {"a": "b"}})));
         assert!(check(&serde_json::json!({"data": {"a": 1}})).is_err());
     }
 

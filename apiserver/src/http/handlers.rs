@@ -149,20 +149,52 @@ pub fn decode_body(info: &ResourceInfo, body: &[u8]) -> ApiResult<Value> {
     }
     o.insert("kind".into(), json!(info.kind));
     o.insert("apiVersion".into(), json!(info.api_version()));
-    check_typed(info, &v)?;
     Ok(v)
 }
 
-fn check_typed(info: &ResourceInfo, v: &Value) -> ApiResult<()> {
-    if let Some(check) = info.typed_check {
-        check(v).map_err(|e| {
-            ApiError::bad_request(format!(
-                "{} in version {:?} cannot be handled as a {}: {e}",
-                info.kind, info.version, info.kind
-            ))
-        })?;
+/// Decodes through the kind's typed struct: type errors are 400, unknown fields are
+/// dropped and reported per `fieldValidation` (Strict: 400; Warn, the default: warnings).
+pub fn normalize(info: &ResourceInfo, v: Value, validation: Option<&str>) -> ApiResult<(Value, Vec<String>)> {
+    let Some(check) = info.typed_check else { return Ok((v, Vec::new())) };
+    let typed = check(&v).map_err(|e| {
+        ApiError::bad_request(format!("{} in version {:?} cannot be handled as a {}: {e}", info.kind, info.version, info.kind))
+    })?;
+    let mut unknown = Vec::new();
+    unknown_fields(&v, &typed, "", &mut unknown);
+    let messages: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
+    match validation {
+        Some("Strict") if !messages.is_empty() => Err(ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
+            info.kind,
+            info.version,
+            info.kind,
+            messages.join(", ")
+        ))),
+        Some("Ignore") => Ok((typed, Vec::new())),
+        _ => Ok((typed, messages)),
     }
-    Ok(())
+}
+
+/// Paths present (and non-null) in `given` but absent from `decoded`.
+fn unknown_fields(given: &Value, decoded: &Value, path: &str, out: &mut Vec<String>) {
+    match (given, decoded) {
+        (Value::Object(g), Value::Object(d)) => {
+            for (k, gv) in g {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match d.get(k) {
+                    None if !gv.is_null() => out.push(p),
+                    Some(dv) => unknown_fields(gv, dv, &p, out),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(g), Value::Array(d)) => {
+            for (i, (gv, dv)) in g.iter().zip(d).enumerate() {
+                unknown_fields(gv, dv, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn now() -> jiff::Timestamp {
@@ -449,7 +481,8 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
     if ctx.path.name.is_some() {
         return Err(ApiError::method_not_allowed("POST"));
     }
-    let mut obj = decode_body(&ctx.info, body)?;
+    let decoded = decode_body(&ctx.info, body)?;
+    let (mut obj, warnings) = normalize(&ctx.info, decoded, ctx.query.field_validation.as_deref())?;
     let mut generated = false;
     let name = match objects::meta_str(&obj, "name").filter(|n| !n.is_empty()) {
         Some(n) => n.to_string(),
@@ -470,7 +503,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
     prepare_create(&ctx.info, &mut obj)?;
     let key = ctx.key(&name);
     let created = put(ctx.server, &ctx.info, key, &name, obj, Precondition::MustNotExist, ctx.query.dry_run).await?;
-    Ok(render_value(ctx, &created, StatusCode::CREATED))
+    Ok(response::with_warnings(render_value(ctx, &created, StatusCode::CREATED), &warnings))
 }
 
 /// Server-set metadata and defaults of a new object.
@@ -620,7 +653,8 @@ pub async fn update(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
     ctx.query.validate_write()?;
     let name = ctx.name()?.to_string();
     let status_only = ctx.path.subresource.as_deref() == Some("status");
-    let mut obj = decode_body(&ctx.info, body)?;
+    let decoded = decode_body(&ctx.info, body)?;
+    let (mut obj, warnings) = normalize(&ctx.info, decoded, ctx.query.field_validation.as_deref())?;
     match objects::meta_str(&obj, "name") {
         Some(n) if n != name => {
             return Err(ApiError::bad_request(format!(
@@ -664,7 +698,7 @@ pub async fn update(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
         Ok(Change::Write(new))
     })
     .await?;
-    Ok(render_value(ctx, &v, StatusCode::OK))
+    Ok(response::with_warnings(render_value(ctx, &v, StatusCode::OK), &warnings))
 }
 
 /// PATCH with JSON patch or merge patch (strategic merge and apply come with the patch engine).
@@ -704,6 +738,8 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
         ));
     }
     let info = ctx.info.clone();
+    let mut warnings = Vec::new();
+    let validation = ctx.query.field_validation.clone();
     let (v, _) = update_with(ctx.server, &info, &ctx.prefix(), &ctx.suffix(&name), &name, ctx.query.dry_run, |old, cur_rv| {
         let mut new = old.clone();
         match &kind {
@@ -723,7 +759,8 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
                 objects::meta_str(&new, "name").unwrap_or("")
             )));
         }
-        check_typed(&info, &new)?;
+        let (mut new, w) = normalize(&info, new, validation.as_deref())?;
+        warnings = w;
         let causes = objects::validate_meta(&info, &new, false);
         if !causes.is_empty() {
             return Err(ApiError::invalid(&info.group, &info.kind, &name, causes));
@@ -732,7 +769,7 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
         Ok(Change::Write(new))
     })
     .await?;
-    Ok(render_value(ctx, &v, StatusCode::OK))
+    Ok(response::with_warnings(render_value(ctx, &v, StatusCode::OK), &warnings))
 }
 
 /// Options of a delete, from the body (DeleteOptions) and the query.
