@@ -1,11 +1,17 @@
 //! `ubernetes`: the federation control plane's one binary.
 
+mod bench;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "ubernetes", version, about = "A Kubernetes-compatible federation control plane")]
+#[command(
+    name = "ubernetes",
+    version,
+    about = "A Kubernetes-compatible federation control plane"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,6 +25,8 @@ enum Command {
     Member(ServeArgs),
     /// Start the whole system on embedded defaults: the federation API server plus local member clusters.
     Up(UpArgs),
+    /// Measure the API server's throughput, latency and memory.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -52,9 +60,7 @@ struct ServeArgs {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -64,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(a) | Command::Member(a) => serve(a).await,
             Command::Up(a) => up(a).await,
+            Command::Bench(a) => bench::run(a).await,
         }
     })
 }
@@ -78,7 +85,11 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let running = apiserver::serve::start(cfg).await.context("starting the API server")?;
     tracing::info!(address = %running.addr, kubeconfig = %running.kubeconfig.display(), "serving");
     // A line on stdout that scripts and tests can wait for.
-    println!("ubernetes serving on https://{} kubeconfig={}", running.addr, running.kubeconfig.display());
+    println!(
+        "ubernetes serving on https://{} kubeconfig={}",
+        running.addr,
+        running.kubeconfig.display()
+    );
     tokio::signal::ctrl_c().await.context("waiting for ctrl-c")?;
     Ok(())
 }
@@ -98,8 +109,14 @@ async fn up(a: UpArgs) -> anyhow::Result<()> {
             secure_port: a.port + i,
             cluster_name: name.clone(),
         };
-        let running = apiserver::serve::start(cfg).await.with_context(|| format!("starting {name}"))?;
-        println!("{name:<12} https://{}  export KUBECONFIG={}", running.addr, running.kubeconfig.display());
+        let running = apiserver::serve::start(cfg)
+            .await
+            .with_context(|| format!("starting {name}"))?;
+        println!(
+            "{name:<12} https://{}  export KUBECONFIG={}",
+            running.addr,
+            running.kubeconfig.display()
+        );
         started.push(running);
     }
     println!("ubernetes is up; the federation API server is the first line above. Ctrl-C stops everything.");

@@ -44,7 +44,13 @@ impl CachedObject {
             None => (String::new(), key_suffix.to_string()),
         };
         let json = Bytes::from(serde_json::to_vec(&v).ok()?);
-        Some(Self { namespace, name, rv, json, labels })
+        Some(Self {
+            namespace,
+            name,
+            rv,
+            json,
+            labels,
+        })
     }
 }
 
@@ -181,16 +187,29 @@ impl WatchCache {
     pub fn new(snapshot: Snapshot, tail: Vec<Event>, capacity: usize) -> Arc<Self> {
         let mut tables: HashMap<Arc<str>, Table> = HashMap::new();
         for kv in &snapshot.kvs {
-            let Some((prefix, suffix)) = split_key(&kv.key) else { continue };
+            let Some((prefix, suffix)) = split_key(&kv.key) else {
+                continue;
+            };
             if let Some(obj) = CachedObject::from_store(suffix, &kv.value, kv.mod_revision) {
-                tables.entry(Arc::from(prefix)).or_default().insert(suffix.to_string(), Arc::new(obj));
+                tables
+                    .entry(Arc::from(prefix))
+                    .or_default()
+                    .insert(suffix.to_string(), Arc::new(obj));
             }
         }
         let (tx, _) = broadcast::channel(16 * 1024);
         let (rev, _) = watch::channel(snapshot.revision);
-        let oldest = tail.first().map(|e| e.revision().saturating_sub(1)).unwrap_or(snapshot.revision);
+        let oldest = tail
+            .first()
+            .map(|e| e.revision().saturating_sub(1))
+            .unwrap_or(snapshot.revision);
         let cache = Arc::new(Self {
-            state: RwLock::new(State { revision: snapshot.revision, tables, ring: VecDeque::new(), oldest }),
+            state: RwLock::new(State {
+                revision: snapshot.revision,
+                tables,
+                ring: VecDeque::new(),
+                oldest,
+            }),
             tx,
             rev,
             capacity: capacity.max(16),
@@ -222,7 +241,14 @@ impl WatchCache {
             (EventKind::Put, None) => EventType::Added,
             (EventKind::Put, Some(_)) => EventType::Modified,
         };
-        Some(CacheEvent { rv: ev.revision(), resource: Arc::from(prefix), kind, object, prev, lines: Default::default() })
+        Some(CacheEvent {
+            rv: ev.revision(),
+            resource: Arc::from(prefix),
+            kind,
+            object,
+            prev,
+            lines: Default::default(),
+        })
     }
 
     /// Current revision of the cache.
@@ -238,7 +264,12 @@ impl WatchCache {
 
     /// One object.
     pub fn get(&self, prefix: &str, suffix: &str) -> Option<Arc<CachedObject>> {
-        self.state.read().tables.get(prefix).and_then(|t| t.get(suffix)).cloned()
+        self.state
+            .read()
+            .tables
+            .get(prefix)
+            .and_then(|t| t.get(suffix))
+            .cloned()
     }
 
     /// Number of objects under a resource prefix.
@@ -272,7 +303,10 @@ impl WatchCache {
         let (source, revision) = match at {
             Some(r) if r < st.revision => {
                 if r < st.oldest {
-                    return Err(TooOld { requested: r, current: st.revision });
+                    return Err(TooOld {
+                        requested: r,
+                        current: st.revision,
+                    });
                 }
                 rewound = Self::rewind(table, &st.ring, prefix, r);
                 (&rewound, r)
@@ -297,7 +331,12 @@ impl WatchCache {
             items.push(obj.clone());
         }
         let continue_after = if remaining > 0 { last } else { None };
-        Ok(ListPage { items, revision, continue_after, remaining })
+        Ok(ListPage {
+            items,
+            revision,
+            continue_after,
+            remaining,
+        })
     }
 
     /// The table as it was at revision `r`, by undoing newer buffered events.
@@ -330,15 +369,37 @@ impl WatchCache {
         let live = self.tx.subscribe();
         match from {
             None => {
-                let initial = st.tables.get(prefix).map(|t| t.values().cloned().collect()).unwrap_or_default();
-                Ok(WatchStart { initial, backlog: Vec::new(), revision: st.revision, live })
+                let initial = st
+                    .tables
+                    .get(prefix)
+                    .map(|t| t.values().cloned().collect())
+                    .unwrap_or_default();
+                Ok(WatchStart {
+                    initial,
+                    backlog: Vec::new(),
+                    revision: st.revision,
+                    live,
+                })
             }
             Some(rv) => {
                 if rv < st.oldest {
-                    return Err(TooOld { requested: rv, current: st.revision });
+                    return Err(TooOld {
+                        requested: rv,
+                        current: st.revision,
+                    });
                 }
-                let backlog = st.ring.iter().filter(|e| e.rv > rv && &*e.resource == prefix).cloned().collect();
-                Ok(WatchStart { initial: Vec::new(), backlog, revision: st.revision.max(rv), live })
+                let backlog = st
+                    .ring
+                    .iter()
+                    .filter(|e| e.rv > rv && &*e.resource == prefix)
+                    .cloned()
+                    .collect();
+                Ok(WatchStart {
+                    initial: Vec::new(),
+                    backlog,
+                    revision: st.revision.max(rv),
+                    live,
+                })
             }
         }
     }
@@ -350,7 +411,13 @@ impl WatchCache {
 
     /// Resource prefixes holding at least one object.
     pub fn prefixes(&self) -> Vec<Arc<str>> {
-        self.state.read().tables.iter().filter(|(_, t)| !t.is_empty()).map(|(k, _)| k.clone()).collect()
+        self.state
+            .read()
+            .tables
+            .iter()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// Subscribes to every live event (controllers use this).
@@ -361,13 +428,16 @@ impl WatchCache {
 
 /// Table key of an object: `ns/name` or `name`.
 fn object_key(o: &CachedObject) -> String {
-    if o.namespace.is_empty() { o.name.clone() } else { format!("{}/{}", o.namespace, o.name) }
+    if o.namespace.is_empty() {
+        o.name.clone()
+    } else {
+        format!("{}/{}", o.namespace, o.name)
+    }
 }
 
 impl EventSink for WatchCache {
     fn apply(&self, events: &[Event]) {
-        let converted: Vec<Arc<CacheEvent>> =
-            events.iter().filter_map(Self::to_cache_event).map(Arc::new).collect();
+        let converted: Vec<Arc<CacheEvent>> = events.iter().filter_map(Self::to_cache_event).map(Arc::new).collect();
         let mut st = self.state.write();
         for ev in converted {
             let table = st.tables.entry(ev.resource.clone()).or_default();
@@ -405,12 +475,23 @@ mod tests {
     use crate::storage::KeyValue;
 
     fn put(key: &str, rev: Revision, prev: Option<Revision>, body: &str) -> Event {
-        let kv = |r| KeyValue { key: key.into(), value: Bytes::from(body.to_string()), create_revision: r, mod_revision: r };
-        Event { kind: EventKind::Put, kv: kv(rev), prev: prev.map(kv) }
+        let kv = |r| KeyValue {
+            key: key.into(),
+            value: Bytes::from(body.to_string()),
+            create_revision: r,
+            mod_revision: r,
+        };
+        Event {
+            kind: EventKind::Put,
+            kv: kv(rev),
+            prev: prev.map(kv),
+        }
     }
 
     fn cm(name: &str, label: &str) -> String {
-        format!(r#"{{"kind":"ConfigMap","apiVersion":"v1","metadata":{{"name":"{name}","namespace":"ns","labels":{{"l":"{label}"}}}}}}"#)
+        format!(
+            r#"{{"kind":"ConfigMap","apiVersion":"v1","metadata":{{"name":"{name}","namespace":"ns","labels":{{"l":"{label}"}}}}}}"#
+        )
     }
 
     const P: &str = "/registry/core/configmaps/";
@@ -418,14 +499,20 @@ mod tests {
     #[test]
     fn split_key_separates_resource_prefix() {
         assert_eq!(split_key("/registry/core/configmaps/ns/a"), Some((P, "ns/a")));
-        assert_eq!(split_key("/registry/core/namespaces/default"), Some(("/registry/core/namespaces/", "default")));
+        assert_eq!(
+            split_key("/registry/core/namespaces/default"),
+            Some(("/registry/core/namespaces/", "default"))
+        );
         assert_eq!(split_key("/nope"), None);
     }
 
     #[test]
     fn apply_sets_resource_version_and_serves_list() {
         let c = WatchCache::new(Snapshot::default(), vec![], 100);
-        c.apply(&[put(&format!("{P}ns/a"), 1, None, &cm("a", "x")), put(&format!("{P}ns/b"), 2, None, &cm("b", "y"))]);
+        c.apply(&[
+            put(&format!("{P}ns/a"), 1, None, &cm("a", "x")),
+            put(&format!("{P}ns/b"), 2, None, &cm("b", "y")),
+        ]);
         let a = c.get(P, "ns/a").expect("a cached");
         assert_eq!(a.value()["metadata"]["resourceVersion"], "1");
         let page = c.list(P, Some("ns"), None, Some(1), None, &|_| true).expect("list");
@@ -453,7 +540,10 @@ mod tests {
             c.apply(&[put(&format!("{P}ns/o{i}"), i, None, &cm(&format!("o{i}"), "x"))]);
         }
         let w = c.watch(P, Some(35)).expect("recent rv");
-        assert_eq!(w.backlog.iter().map(|e| e.rv).collect::<Vec<_>>(), vec![36, 37, 38, 39, 40]);
+        assert_eq!(
+            w.backlog.iter().map(|e| e.rv).collect::<Vec<_>>(),
+            vec![36, 37, 38, 39, 40]
+        );
         let err = c.watch(P, Some(2)).err().expect("too old");
         assert_eq!(err.to_string(), "too old resource version: 2 (40)");
     }

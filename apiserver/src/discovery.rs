@@ -11,7 +11,9 @@ pub fn wants_aggregated(accept: Option<&str>) -> bool {
     accept.is_some_and(|a| {
         a.split(',').any(|item| {
             let params: Vec<&str> = item.split(';').map(str::trim).collect();
-            params.contains(&"g=apidiscovery.k8s.io") && params.contains(&"v=v2") && params.contains(&"as=APIGroupDiscoveryList")
+            params.contains(&"g=apidiscovery.k8s.io")
+                && params.contains(&"v=v2")
+                && params.contains(&"as=APIGroupDiscoveryList")
         })
     })
 }
@@ -62,8 +64,11 @@ fn aggregated_group(reg: &Registry, group: &str) -> Value {
 
 /// `/api` (core) or `/apis` (named groups) in the aggregated v2 format.
 pub fn aggregated(reg: &Registry, core: bool) -> Value {
-    let items: Vec<Value> =
-        reg.groups().filter(|g| g.is_empty() == core).map(|g| aggregated_group(reg, g)).collect();
+    let items: Vec<Value> = reg
+        .groups()
+        .filter(|g| g.is_empty() == core)
+        .map(|g| aggregated_group(reg, g))
+        .collect();
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
 }
 
@@ -74,15 +79,22 @@ pub fn core_versions(advertise: &str) -> Value {
 }
 
 fn legacy_group(reg: &Registry, group: &str) -> Value {
-    let versions: Vec<Value> =
-        reg.versions(group).iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    let versions: Vec<Value> = reg
+        .versions(group)
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     let preferred = versions.first().cloned().unwrap_or(json!({}));
     json!({"name": group, "versions": versions, "preferredVersion": preferred})
 }
 
 /// Legacy `/apis`.
 pub fn group_list(reg: &Registry) -> Value {
-    let groups: Vec<Value> = reg.groups().filter(|g| !g.is_empty()).map(|g| legacy_group(reg, g)).collect();
+    let groups: Vec<Value> = reg
+        .groups()
+        .filter(|g| !g.is_empty())
+        .map(|g| legacy_group(reg, g))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -124,7 +136,11 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
             out.push(sv);
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}))
 }
 
@@ -136,7 +152,10 @@ mod tests {
     fn aggregated_lists_deployments_with_scale() {
         let reg = Registry::builtin();
         let apis = aggregated(&reg, false);
-        let apps = apis["items"].as_array().and_then(|a| a.iter().find(|g| g["metadata"]["name"] == "apps")).cloned();
+        let apps = apis["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|g| g["metadata"]["name"] == "apps"))
+            .cloned();
         let apps = apps.expect("apps group");
         let d = apps["versions"][0]["resources"]
             .as_array()
@@ -164,7 +183,10 @@ mod tests {
     fn legacy_resource_list_has_subresources() {
         let reg = Registry::builtin();
         let l = resource_list(&reg, "apps", "v1").expect("apps/v1");
-        let names: Vec<&str> = l["resources"].as_array().map(|a| a.iter().filter_map(|r| r["name"].as_str()).collect()).unwrap_or_default();
+        let names: Vec<&str> = l["resources"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|r| r["name"].as_str()).collect())
+            .unwrap_or_default();
         assert!(names.contains(&"deployments/scale"));
         assert!(resource_list(&reg, "nope", "v1").is_none());
     }

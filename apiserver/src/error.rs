@@ -24,6 +24,13 @@ pub struct ApiError {
     pub reason: &'static str,
     /// Status `message`.
     pub message: String,
+    /// `details` (boxed: errors travel in every `Result` of the request path).
+    pub details: Box<Details>,
+}
+
+/// The `details` of a Status.
+#[derive(Clone, Debug, Default)]
+pub struct Details {
     /// `details.name`.
     pub name: Option<String>,
     /// `details.group`.
@@ -61,20 +68,16 @@ impl ApiError {
             code,
             reason,
             message: message.into(),
-            name: None,
-            group: None,
-            kind: None,
-            causes: Vec::new(),
-            retry_after: None,
+            details: Box::default(),
         }
     }
 
     fn about(mut self, gr: GroupResource<'_>, name: &str) -> Self {
-        self.name = Some(name.to_string());
+        self.details.name = Some(name.to_string());
         if !gr.group.is_empty() {
-            self.group = Some(gr.group.to_string());
+            self.details.group = Some(gr.group.to_string());
         }
-        self.kind = Some(gr.resource.to_string());
+        self.details.kind = Some(gr.resource.to_string());
         self
     }
 
@@ -111,16 +114,26 @@ impl ApiError {
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
         let list: Vec<String> = causes
             .iter()
-            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
+            .map(|c| {
+                if c.field.is_empty() {
+                    c.message.clone()
+                } else {
+                    format!("{}: {}", c.field, c.message)
+                }
+            })
             .collect();
-        let joined = if list.len() == 1 { list[0].clone() } else { format!("[{}]", list.join(", ")) };
+        let joined = if list.len() == 1 {
+            list[0].clone()
+        } else {
+            format!("[{}]", list.join(", "))
+        };
         let mut e = Self::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {joined}"));
-        e.name = Some(name.to_string());
+        e.details.name = Some(name.to_string());
         if !group.is_empty() {
-            e.group = Some(group.to_string());
+            e.details.group = Some(group.to_string());
         }
-        e.kind = Some(kind.to_string());
-        e.causes = causes;
+        e.details.kind = Some(kind.to_string());
+        e.details.causes = causes;
         e
     }
 
@@ -141,7 +154,11 @@ impl ApiError {
 
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed(method: &str) -> Self {
-        Self::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource ({method})"))
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow this method on the requested resource ({method})"),
+        )
     }
 
     /// 410 Expired (too old resource version / continue token).
@@ -151,7 +168,11 @@ impl ApiError {
 
     /// 413 RequestEntityTooLarge.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
     }
 
     /// 415 UnsupportedMediaType.
@@ -167,7 +188,7 @@ impl ApiError {
     /// 429 TooManyRequests with a retry hint.
     pub fn too_many_requests(retry_after: u32) -> Self {
         let mut e = Self::new(429, "TooManyRequests", "Too many requests, please try again later.");
-        e.retry_after = Some(retry_after);
+        e.details.retry_after = Some(retry_after);
         e
     }
 
@@ -183,14 +204,14 @@ impl ApiError {
 
     /// Adds `details.causes` (kept after the constructor's own details).
     pub fn with_causes(mut self, causes: Vec<Cause>) -> Self {
-        self.causes = causes;
+        self.details.causes = causes;
         self
     }
 
     /// Adds `details.group`/`details.kind` (for errors not about one object).
     pub fn with_group_kind(mut self, group: &str, kind: &str) -> Self {
-        self.group = Some(group.to_string());
-        self.kind = Some(kind.to_string());
+        self.details.group = Some(group.to_string());
+        self.details.kind = Some(kind.to_string());
         self
     }
 
@@ -210,17 +231,18 @@ impl ApiError {
             "reason": self.reason,
         });
         let mut details = serde_json::Map::new();
-        if let Some(n) = &self.name {
+        if let Some(n) = &self.details.name {
             details.insert("name".into(), json!(n));
         }
-        if let Some(g) = &self.group {
+        if let Some(g) = &self.details.group {
             details.insert("group".into(), json!(g));
         }
-        if let Some(k) = &self.kind {
+        if let Some(k) = &self.details.kind {
             details.insert("kind".into(), json!(k));
         }
-        if !self.causes.is_empty() {
+        if !self.details.causes.is_empty() {
             let causes: Vec<Value> = self
+                .details
                 .causes
                 .iter()
                 .map(|c| {
@@ -235,7 +257,7 @@ impl ApiError {
                 .collect();
             details.insert("causes".into(), Value::Array(causes));
         }
-        if let Some(r) = self.retry_after {
+        if let Some(r) = self.details.retry_after {
             details.insert("retryAfterSeconds".into(), json!(r));
         }
         if !details.is_empty() {
@@ -251,7 +273,11 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Builds a field cause.
 pub fn cause(reason: &str, field: &str, message: impl Into<String>) -> Cause {
-    Cause { reason: reason.to_string(), message: message.into(), field: field.to_string() }
+    Cause {
+        reason: reason.to_string(),
+        message: message.into(),
+        field: field.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -260,7 +286,13 @@ mod tests {
 
     #[test]
     fn not_found_matches_kube_apiserver_body() {
-        let e = ApiError::not_found(GroupResource { group: "", resource: "configmaps" }, "nope");
+        let e = ApiError::not_found(
+            GroupResource {
+                group: "",
+                resource: "configmaps",
+            },
+            "nope",
+        );
         assert_eq!(
             e.to_status(),
             json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
@@ -271,16 +303,33 @@ mod tests {
 
     #[test]
     fn grouped_resource_names_include_group() {
-        let e = ApiError::conflict(GroupResource { group: "apps", resource: "deployments" }, "x");
-        assert!(e.message.starts_with("Operation cannot be fulfilled on deployments.apps \"x\""));
+        let e = ApiError::conflict(
+            GroupResource {
+                group: "apps",
+                resource: "deployments",
+            },
+            "x",
+        );
+        assert!(
+            e.message
+                .starts_with("Operation cannot be fulfilled on deployments.apps \"x\"")
+        );
         assert_eq!(e.to_status()["details"]["group"], "apps");
         assert_eq!(e.code, 409);
     }
 
     #[test]
     fn invalid_lists_causes() {
-        let e = ApiError::invalid("", "ConfigMap", "Bad", vec![cause("FieldValueInvalid", "metadata.name", "Invalid value: \"Bad\"")]);
-        assert_eq!(e.message, "ConfigMap \"Bad\" is invalid: metadata.name: Invalid value: \"Bad\"");
+        let e = ApiError::invalid(
+            "",
+            "ConfigMap",
+            "Bad",
+            vec![cause("FieldValueInvalid", "metadata.name", "Invalid value: \"Bad\"")],
+        );
+        assert_eq!(
+            e.message,
+            "ConfigMap \"Bad\" is invalid: metadata.name: Invalid value: \"Bad\""
+        );
         assert_eq!(e.to_status()["details"]["causes"][0]["field"], "metadata.name");
     }
 }

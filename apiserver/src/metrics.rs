@@ -12,13 +12,27 @@ pub fn render(server: &ApiServer) -> String {
     let objects = Family::<Vec<(String, String)>, Gauge>::default();
     for r in server.registry().all() {
         let n = server.cache.count(&r.key_prefix());
-        let group = if r.group.is_empty() { String::new() } else { format!(".{}", r.group) };
-        objects.get_or_create(&vec![("resource".into(), format!("{}{group}", r.plural))]).set(n as i64);
+        let group = if r.group.is_empty() {
+            String::new()
+        } else {
+            format!(".{}", r.group)
+        };
+        objects
+            .get_or_create(&vec![("resource".into(), format!("{}{group}", r.plural))])
+            .set(n as i64);
     }
-    reg.register("apiserver_storage_objects", "Number of stored objects per resource", objects);
+    reg.register(
+        "apiserver_storage_objects",
+        "Number of stored objects per resource",
+        objects,
+    );
     let rev = Gauge::<i64>::default();
     rev.set(server.cache.revision() as i64);
-    reg.register("ubernetes_store_revision", "Latest revision seen by the watch cache", rev);
+    reg.register(
+        "ubernetes_store_revision",
+        "Latest revision seen by the watch cache",
+        rev,
+    );
     let mut out = String::new();
     if encode(&mut out, &reg).is_err() {
         out.clear();

@@ -13,7 +13,9 @@ const NS_PREFIX: &str = "/registry/core/namespaces/";
 /// Creates `default`, `kube-system` and `kube-public` when missing.
 pub async fn ensure_system_namespaces(server: &ApiServer) {
     let reg = server.registry();
-    let Some(info) = reg.get("", "v1", "namespaces") else { return };
+    let Some(info) = reg.get("", "v1", "namespaces") else {
+        return;
+    };
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         if server.cache.get(NS_PREFIX, name).is_some() {
             continue;
@@ -22,7 +24,16 @@ pub async fn ensure_system_namespaces(server: &ApiServer) {
         if prepare_create(&info, &mut obj).is_err() {
             continue;
         }
-        if let Err(e) = put(server, &info, info.key(None, name), name, obj, Precondition::MustNotExist, false).await
+        if let Err(e) = put(
+            server,
+            &info,
+            info.key(None, name),
+            name,
+            obj,
+            Precondition::MustNotExist,
+            false,
+        )
+        .await
             && e.code != 409
         {
             tracing::warn!(namespace = name, error = %e, "could not create system namespace");
@@ -75,12 +86,16 @@ impl NamespaceController {
         let mut remaining = 0usize;
         for info in reg.all().filter(|r| r.namespaced) {
             let prefix = info.key_prefix();
-            let Ok(page) = self.server.cache.list(&prefix, Some(ns), None, None, None, &|_| true) else { continue };
+            let Ok(page) = self.server.cache.list(&prefix, Some(ns), None, None, None, &|_| true) else {
+                continue;
+            };
             for o in page.items {
                 remaining += 1;
                 let v = o.value();
-                let has_finalizers =
-                    v.pointer("/metadata/finalizers").and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty());
+                let has_finalizers = v
+                    .pointer("/metadata/finalizers")
+                    .and_then(|f| f.as_array())
+                    .is_some_and(|a| !a.is_empty());
                 if has_finalizers {
                     if v.pointer("/metadata/deletionTimestamp").is_none() {
                         let suffix = format!("{ns}/{}", o.name);
@@ -94,17 +109,31 @@ impl NamespaceController {
                     }
                 } else {
                     let key = format!("{prefix}{ns}/{}", o.name);
-                    let _ = self.server.store.write(WriteOp::Delete { key, precondition: Precondition::ModRevision(o.rv) }).await;
+                    let _ = self
+                        .server
+                        .store
+                        .write(WriteOp::Delete {
+                            key,
+                            precondition: Precondition::ModRevision(o.rv),
+                        })
+                        .await;
                 }
             }
         }
         if remaining > 0 {
             return;
         }
-        let Some(info) = reg.get("", "v1", "namespaces") else { return };
-        let Some(cur) = self.server.cache.get(NS_PREFIX, ns) else { return };
+        let Some(info) = reg.get("", "v1", "namespaces") else {
+            return;
+        };
+        let Some(cur) = self.server.cache.get(NS_PREFIX, ns) else {
+            return;
+        };
         let v = cur.value();
-        if v.pointer("/spec/finalizers").and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty()) {
+        if v.pointer("/spec/finalizers")
+            .and_then(|f| f.as_array())
+            .is_some_and(|a| !a.is_empty())
+        {
             // Content is gone: release our finalizer. The write deletes the namespace
             // unless metadata finalizers of other owners still hold it.
             let _ = update_with(&self.server, &info, NS_PREFIX, ns, ns, false, |old, _| {
@@ -115,10 +144,20 @@ impl NamespaceController {
             .await;
             return;
         }
-        if v.pointer("/metadata/finalizers").and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty()) {
+        if v.pointer("/metadata/finalizers")
+            .and_then(|f| f.as_array())
+            .is_some_and(|a| !a.is_empty())
+        {
             return;
         }
         let key = format!("{NS_PREFIX}{ns}");
-        let _ = self.server.store.write(WriteOp::Delete { key, precondition: Precondition::ModRevision(cur.rv) }).await;
+        let _ = self
+            .server
+            .store
+            .write(WriteOp::Delete {
+                key,
+                precondition: Precondition::ModRevision(cur.rv),
+            })
+            .await;
     }
 }

@@ -36,7 +36,11 @@ fn is_label(s: &str, first_alpha: bool) -> bool {
     let ok_char = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-';
     let Some(first) = b.first() else { return false };
     let Some(last) = b.last() else { return false };
-    let first_ok = if first_alpha { first.is_ascii_lowercase() } else { first.is_ascii_lowercase() || first.is_ascii_digit() };
+    let first_ok = if first_alpha {
+        first.is_ascii_lowercase()
+    } else {
+        first.is_ascii_lowercase() || first.is_ascii_digit()
+    };
     first_ok && (last.is_ascii_lowercase() || last.is_ascii_digit()) && b.iter().all(ok_char)
 }
 
@@ -58,7 +62,14 @@ pub fn name_errors(rule: NameRule, name: &str) -> Vec<String> {
             }
             let ok = is_label(name, rule == NameRule::Dns1035);
             if !ok {
-                errs.push(if rule == NameRule::Label { LABEL_MSG } else { DNS1035_MSG }.to_string());
+                errs.push(
+                    if rule == NameRule::Label {
+                        LABEL_MSG
+                    } else {
+                        DNS1035_MSG
+                    }
+                    .to_string(),
+                );
             }
         }
         NameRule::PathSegment => {
@@ -95,12 +106,15 @@ pub fn now_rfc3339() -> String {
 
 /// `metadata` of an object as a mutable map (created when absent).
 pub fn meta_mut(obj: &mut Value) -> ApiResult<&mut Map<String, Value>> {
-    let o = obj.as_object_mut().ok_or_else(|| ApiError::bad_request("the object provided is not a JSON object"))?;
+    let o = obj
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("the object provided is not a JSON object"))?;
     let m = o.entry("metadata").or_insert_with(|| json!({}));
     if m.is_null() {
         *m = json!({});
     }
-    m.as_object_mut().ok_or_else(|| ApiError::bad_request("metadata must be an object"))
+    m.as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("metadata must be an object"))
 }
 
 /// A string field of `metadata`.
@@ -111,7 +125,11 @@ pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
 /// Everything outside `metadata` and `status`: a change here bumps `generation`.
 fn spec_part(obj: &Value) -> Vec<(&String, &Value)> {
     obj.as_object()
-        .map(|o| o.iter().filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion")).collect())
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion"))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -131,8 +149,9 @@ pub fn generate_name(base: &str) -> String {
     use rand::Rng;
     let mut rng = rand::rng();
     let base: String = base.chars().take(63 - 5).collect();
-    let suffix: String =
-        (0..5).map(|_| GENERATE_SUFFIX_ALPHABET[rng.random_range(0..GENERATE_SUFFIX_ALPHABET.len())] as char).collect();
+    let suffix: String = (0..5)
+        .map(|_| GENERATE_SUFFIX_ALPHABET[rng.random_range(0..GENERATE_SUFFIX_ALPHABET.len())] as char)
+        .collect();
     format!("{base}{suffix}")
 }
 
@@ -141,19 +160,38 @@ pub fn validate_meta(info: &ResourceInfo, obj: &Value, generated: bool) -> Vec<C
     let mut causes = Vec::new();
     let name = meta_str(obj, "name").unwrap_or("");
     if name.is_empty() {
-        causes.push(cause("FieldValueRequired", "metadata.name", "Required value: name or generateName is required"));
+        causes.push(cause(
+            "FieldValueRequired",
+            "metadata.name",
+            "Required value: name or generateName is required",
+        ));
     } else {
         let rule = name_rule(info);
         let errs = name_errors(rule, name);
         if !errs.is_empty() {
-            let field = if generated { "metadata.generateName" } else { "metadata.name" };
-            let shown = if field == "metadata.generateName" { meta_str(obj, "generateName").unwrap_or("") } else { name };
+            let field = if generated {
+                "metadata.generateName"
+            } else {
+                "metadata.name"
+            };
+            let shown = if field == "metadata.generateName" {
+                meta_str(obj, "generateName").unwrap_or("")
+            } else {
+                name
+            };
             for e in errs {
-                causes.push(cause("FieldValueInvalid", field, format!("Invalid value: {shown:?}: {e}")));
+                causes.push(cause(
+                    "FieldValueInvalid",
+                    field,
+                    format!("Invalid value: {shown:?}: {e}"),
+                ));
             }
         }
     }
-    for (field, v) in [("labels", obj.pointer("/metadata/labels")), ("annotations", obj.pointer("/metadata/annotations"))] {
+    for (field, v) in [
+        ("labels", obj.pointer("/metadata/labels")),
+        ("annotations", obj.pointer("/metadata/annotations")),
+    ] {
         if let Some(map) = v.and_then(|v| v.as_object()) {
             for (k, val) in map {
                 if !val.is_string() {
@@ -213,7 +251,9 @@ pub fn apply_defaults(info: &ResourceInfo, obj: &mut Value) {
                     l.insert("kubernetes.io/metadata.name".into(), json!(name));
                 }
             }
-            ensure_obj(obj, "spec").entry("finalizers").or_insert(json!(["kubernetes"]));
+            ensure_obj(obj, "spec")
+                .entry("finalizers")
+                .or_insert(json!(["kubernetes"]));
             ensure_obj(obj, "status").entry("phase").or_insert(json!("Active"));
         }
         ("", "secrets") => {
@@ -240,7 +280,9 @@ fn ensure_obj<'a>(obj: &'a mut Value, field: &str) -> &'a mut Map<String, Value>
     if !obj.is_object() {
         *obj = json!({});
     }
-    let Value::Object(o) = obj else { unreachable!("made an object above") };
+    let Value::Object(o) = obj else {
+        unreachable!("made an object above")
+    };
     let v = o.entry(field).or_insert_with(|| json!({}));
     if !v.is_object() {
         *v = json!({});
@@ -258,7 +300,10 @@ mod tests {
     #[test]
     fn subdomain_names() {
         assert!(name_errors(NameRule::Subdomain, "web-1.example").is_empty());
-        assert_eq!(name_errors(NameRule::Subdomain, "Bad_Name"), vec![SUBDOMAIN_MSG.to_string()]);
+        assert_eq!(
+            name_errors(NameRule::Subdomain, "Bad_Name"),
+            vec![SUBDOMAIN_MSG.to_string()]
+        );
         assert!(!name_errors(NameRule::Subdomain, &"a".repeat(254)).is_empty());
         assert!(!name_errors(NameRule::Subdomain, "a..b").is_empty());
         assert!(!name_errors(NameRule::Subdomain, "-a").is_empty());

@@ -14,14 +14,21 @@ pub fn index(reg: &Registry) -> Value {
         for v in reg.versions(g) {
             let p = gv_path(g, &v);
             let hash = doc_hash(&document(reg, g, &v));
-            paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={hash}")}));
+            paths.insert(
+                p.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={hash}")}),
+            );
         }
     }
     json!({"paths": paths})
 }
 
 fn gv_path(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 fn doc_hash(doc: &Value) -> String {
@@ -32,7 +39,11 @@ fn doc_hash(doc: &Value) -> String {
 }
 
 fn schema_name(r: &ResourceInfo) -> String {
-    let g = if r.group.is_empty() { "core".to_string() } else { r.group.clone() };
+    let g = if r.group.is_empty() {
+        "core".to_string()
+    } else {
+        r.group.clone()
+    };
     format!("io.ubernetes.{g}.{}.{}", r.version, r.kind)
 }
 
@@ -53,9 +64,18 @@ fn operations(r: &ResourceInfo, item: bool) -> Value {
     let common = |action: &str| json!({"x-kubernetes-action": action, "x-kubernetes-group-version-kind": op_gvk});
     let mut ops = serde_json::Map::new();
     let write_params = json!([
-        query_param("dryRun", "When present, indicates that modifications should not be persisted."),
-        query_param("fieldManager", "fieldManager is a name associated with the actor or entity that is making these changes."),
-        query_param("fieldValidation", "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields. Valid values are: Ignore, Warn, Strict."),
+        query_param(
+            "dryRun",
+            "When present, indicates that modifications should not be persisted."
+        ),
+        query_param(
+            "fieldManager",
+            "fieldManager is a name associated with the actor or entity that is making these changes."
+        ),
+        query_param(
+            "fieldValidation",
+            "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields. Valid values are: Ignore, Warn, Strict."
+        ),
     ]);
     if item {
         let mut get = common("get");
@@ -84,7 +104,8 @@ fn operations(r: &ResourceInfo, item: bool) -> Value {
         let mut post = common("post");
         post["parameters"] = write_params;
         post["requestBody"] = body;
-        post["responses"] = json!({"201": {"description": "Created", "content": {"application/json": {"schema": reference}}}});
+        post["responses"] =
+            json!({"201": {"description": "Created", "content": {"application/json": {"schema": reference}}}});
         ops.insert("post".into(), post);
     }
     Value::Object(ops)

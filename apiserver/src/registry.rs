@@ -28,12 +28,23 @@ pub struct Subresource {
 
 /// `status` subresource of `kind`.
 const fn status(kind: &'static str) -> Subresource {
-    Subresource { name: "status", group: "", version: "", kind, verbs: &["get", "patch", "update"] }
+    Subresource {
+        name: "status",
+        group: "",
+        version: "",
+        kind,
+        verbs: &["get", "patch", "update"],
+    }
 }
 
 /// `scale` subresource (autoscaling/v1 Scale).
-const SCALE: Subresource =
-    Subresource { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: &["get", "patch", "update"] };
+const SCALE: Subresource = Subresource {
+    name: "scale",
+    group: "autoscaling",
+    version: "v1",
+    kind: "Scale",
+    verbs: &["get", "patch", "update"],
+};
 
 /// Decodes a JSON object as the kind's typed struct and encodes it again: the result has
 /// unknown fields dropped, as kube-apiserver's decoding does. The error text goes into a 400.
@@ -67,17 +78,33 @@ pub struct ResourceInfo {
 }
 
 /// All verbs of a normal resource.
-pub const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+pub const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 impl ResourceInfo {
     /// `apiVersion` of objects of this kind.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// The `<plural>.<group>` pair used in error messages.
     pub fn group_resource(&self) -> crate::error::GroupResource<'_> {
-        crate::error::GroupResource { group: &self.group, resource: &self.plural }
+        crate::error::GroupResource {
+            group: &self.group,
+            resource: &self.plural,
+        }
     }
 
     /// Storage key prefix of this resource (ends with `/`).
@@ -154,7 +181,13 @@ impl Registry {
         ns.verbs = vec!["create", "delete", "get", "list", "patch", "update", "watch"];
         ns.subresources.insert(
             0,
-            Subresource { name: "finalize", group: "", version: "", kind: "Namespace", verbs: &["update"] },
+            Subresource {
+                name: "finalize",
+                group: "",
+                version: "",
+                kind: "Namespace",
+                verbs: &["update"],
+            },
         );
         for info in [
             builtin::<core::ConfigMap>(&["cm"], &[], &[]),
@@ -206,12 +239,17 @@ impl Registry {
 
     /// Looks up a resource by group, version and plural.
     pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
-        self.by_path.get(&(group.to_string(), version.to_string(), plural.to_string())).cloned()
+        self.by_path
+            .get(&(group.to_string(), version.to_string(), plural.to_string()))
+            .cloned()
     }
 
     /// Looks up by group and plural, any version (for storage events).
     pub fn by_group_resource(&self, group: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
-        self.by_path.values().find(|r| r.group == group && r.plural == plural).cloned()
+        self.by_path
+            .values()
+            .find(|r| r.group == group && r.plural == plural)
+            .cloned()
     }
 
     /// Groups in discovery order; the core group is `""`.
@@ -221,15 +259,24 @@ impl Registry {
 
     /// Versions served for a group (preferred first).
     pub fn versions(&self, group: &str) -> Vec<String> {
-        let mut v: Vec<String> = self.by_path.keys().filter(|k| k.0 == group).map(|k| k.1.clone()).collect();
+        let mut v: Vec<String> = self
+            .by_path
+            .keys()
+            .filter(|k| k.0 == group)
+            .map(|k| k.1.clone())
+            .collect();
         v.dedup();
-        v.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        v.sort_by_key(|x| std::cmp::Reverse(version_priority(x)));
         v
     }
 
     /// Resources of one group/version, sorted by plural.
     pub fn resources(&self, group: &str, version: &str) -> Vec<Arc<ResourceInfo>> {
-        self.by_path.iter().filter(|(k, _)| k.0 == group && k.1 == version).map(|(_, v)| v.clone()).collect()
+        self.by_path
+            .iter()
+            .filter(|(k, _)| k.0 == group && k.1 == version)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// Every resource.
@@ -240,9 +287,13 @@ impl Registry {
 
 /// Kubernetes version ordering: GA > beta > alpha, higher numbers first.
 fn version_priority(v: &str) -> (u8, u32, u32) {
-    let Some(rest) = v.strip_prefix('v') else { return (0, 0, 0) };
+    let Some(rest) = v.strip_prefix('v') else {
+        return (0, 0, 0);
+    };
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let Ok(major) = digits.parse::<u32>() else { return (0, 0, 0) };
+    let Ok(major) = digits.parse::<u32>() else {
+        return (0, 0, 0);
+    };
     let tail = &rest[digits.len()..];
     if tail.is_empty() {
         return (3, major, 0);
@@ -272,7 +323,11 @@ mod tests {
         let ns = r.get("", "v1", "namespaces").expect("namespaces served");
         assert!(!ns.namespaced);
         assert!(!ns.supports("deletecollection"));
-        assert_eq!(r.get("rbac.authorization.k8s.io", "v1", "clusterroles").map(|c| c.namespaced), Some(false));
+        assert_eq!(
+            r.get("rbac.authorization.k8s.io", "v1", "clusterroles")
+                .map(|c| c.namespaced),
+            Some(false)
+        );
     }
 
     #[test]
@@ -280,14 +335,17 @@ mod tests {
         let r = Registry::builtin();
         let cm = r.get("", "v1", "configmaps").expect("cm");
         let check = cm.typed_check.expect("typed");
-        assert_eq!(check(&serde_json::json!({"data": {"a": "b"}, "bogus": 1})).ok(), Some(serde_json::json!({"data": {"a": "b"}})));
+        assert_eq!(
+            check(&serde_json::json!({"data": {"a": "b"}, "bogus": 1})).ok(),
+            Some(serde_json::json!({"data": {"a": "b"}}))
+        );
         assert!(check(&serde_json::json!({"data": {"a": 1}})).is_err());
     }
 
     #[test]
     fn versions_sort_ga_first() {
         let mut v = vec!["v1beta1", "v2", "v1", "v1alpha1", "v2beta2"];
-        v.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        v.sort_by_key(|x| std::cmp::Reverse(version_priority(x)));
         assert_eq!(v, vec!["v2", "v1", "v2beta2", "v1beta1", "v1alpha1"]);
     }
 }

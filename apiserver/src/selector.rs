@@ -148,13 +148,13 @@ fn max_len_error(n: usize) -> String {
 }
 
 const LABEL_KEY_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const LABEL_KEY_ERR: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const LABEL_KEY_ERR: &str =
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_KEY_MAX: usize = 63;
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const LABEL_VALUE_ERR: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_VALUE_MAX: usize = 63;
-const DNS1123_SUBDOMAIN_FMT: &str =
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1123_SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
 const DNS1123_SUBDOMAIN_MAX: usize = 253;
 
@@ -181,9 +181,7 @@ fn is_dns1123_subdomain(s: &str) -> bool {
         [] => false,
         [only] => lower_alnum(only),
         [first, middle @ .., last] => {
-            lower_alnum(first)
-                && lower_alnum(last)
-                && middle.iter().all(|c| lower_alnum(c) || *c == b'-')
+            lower_alnum(first) && lower_alnum(last) && middle.iter().all(|c| lower_alnum(c) || *c == b'-')
         }
     })
 }
@@ -205,19 +203,12 @@ fn label_key_errors(value: &str) -> Vec<String> {
                 errs.push("prefix part must be non-empty".to_string());
             } else {
                 if prefix.len() > DNS1123_SUBDOMAIN_MAX {
-                    errs.push(format!(
-                        "prefix part {}",
-                        max_len_error(DNS1123_SUBDOMAIN_MAX)
-                    ));
+                    errs.push(format!("prefix part {}", max_len_error(DNS1123_SUBDOMAIN_MAX)));
                 }
                 if !is_dns1123_subdomain(prefix) {
                     errs.push(format!(
                         "prefix part {}",
-                        regex_error(
-                            DNS1123_SUBDOMAIN_ERR,
-                            DNS1123_SUBDOMAIN_FMT,
-                            &["example.com"]
-                        )
+                        regex_error(DNS1123_SUBDOMAIN_ERR, DNS1123_SUBDOMAIN_FMT, &["example.com"])
                     ));
                 }
             }
@@ -232,11 +223,7 @@ fn label_key_errors(value: &str) -> Vec<String> {
     if !is_label_name(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(
-                LABEL_KEY_ERR,
-                LABEL_KEY_FMT,
-                &["MyName", "my.name", "123-abc"]
-            )
+            regex_error(LABEL_KEY_ERR, LABEL_KEY_FMT, &["MyName", "my.name", "123-abc"])
         ));
     }
     errs
@@ -367,17 +354,12 @@ impl Requirement {
     pub fn matches(&self, labels: Option<&Map<String, Value>>) -> bool {
         let found = labels.and_then(|m| m.get(self.key.as_str()));
         match self.operator {
-            Operator::In | Operator::Equals | Operator::DoubleEquals => {
-                found.is_some_and(|v| self.has_value(v))
-            }
+            Operator::In | Operator::Equals | Operator::DoubleEquals => found.is_some_and(|v| self.has_value(v)),
             Operator::NotIn | Operator::NotEquals => found.is_none_or(|v| !self.has_value(v)),
             Operator::Exists => found.is_some(),
             Operator::DoesNotExist => found.is_none(),
             Operator::GreaterThan | Operator::LessThan => {
-                match found
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse::<i64>().ok())
-                {
+                match found.and_then(Value::as_str).and_then(|s| s.parse::<i64>().ok()) {
                     Some(n) if self.operator == Operator::GreaterThan => n > self.bound,
                     Some(n) => n < self.bound,
                     None => false,
@@ -431,13 +413,8 @@ impl LabelSelector {
     /// requirements separated by commas (AND), whitespace (space, tab, CR, LF) anywhere between
     /// tokens. Keys must be valid label keys and values valid label values (values may be empty).
     pub fn parse(s: &str) -> Result<Self, SelectorError> {
-        let mut parser = Parser {
-            items: lex(s),
-            pos: 0,
-        };
-        let mut requirements = parser
-            .parse()
-            .map_err(SelectorError::InvalidLabelSelector)?;
+        let mut parser = Parser { items: lex(s), pos: 0 };
+        let mut requirements = parser.parse().map_err(SelectorError::InvalidLabelSelector)?;
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(LabelSelector { requirements })
     }
@@ -728,9 +705,7 @@ impl<'a> Parser<'a> {
                         Tok::Comma => {
                             let (t2, l2) = self.lookahead(Ctx::Values);
                             if t2 != Tok::Identifier && t2 != Tok::DoesNotExist {
-                                return Err(format!(
-                                    "found '{l2}', expected: identifier after ','"
-                                ));
+                                return Err(format!("found '{l2}', expected: identifier after ','"));
                             }
                         }
                         _ => return Err(format!("found '{l}', expected: ',' or 'end of string'")),
@@ -738,9 +713,7 @@ impl<'a> Parser<'a> {
                 }
                 Tok::EndOfString => return Ok(requirements),
                 _ => {
-                    return Err(format!(
-                        "found '{lit}', expected: !, identifier, or 'end of string'"
-                    ));
+                    return Err(format!("found '{lit}', expected: !, identifier, or 'end of string'"));
                 }
             }
         }
@@ -885,11 +858,7 @@ fn new_requirement(key: &str, op: Operator, values: Vec<String>) -> Result<Requi
     for (i, v) in values.iter().enumerate() {
         let problems = label_value_errors(v);
         if !problems.is_empty() {
-            errs.push(invalid_value(
-                &format!("values[{i}][{key}]"),
-                v,
-                &problems.join("; "),
-            ));
+            errs.push(invalid_value(&format!("values[{i}][{key}]"), v, &problems.join("; ")));
         }
     }
     match aggregate(errs) {
@@ -1092,9 +1061,7 @@ impl FieldSelector {
                 continue;
             }
             let (field, operator, rhs) = split_term(part).ok_or_else(|| {
-                SelectorError::InvalidFieldSelector(format!(
-                    "invalid selector: '{s}'; can't understand '{part}'"
-                ))
+                SelectorError::InvalidFieldSelector(format!("invalid selector: '{s}'; can't understand '{part}'"))
             })?;
             let value = unescape_value(rhs)?.into_owned();
             terms.push(FieldTerm {
@@ -1153,17 +1120,9 @@ impl FieldSelector {
     /// `metadata.namespace` (namespaced resources only) and the CRD's `selectableFields` JSON
     /// paths (without the leading dot) are accepted; anything else is rejected with
     /// `field label not supported: X`.
-    pub fn validate_custom_resource(
-        &self,
-        namespaced: bool,
-        selectable_fields: &[&str],
-    ) -> Result<(), SelectorError> {
+    pub fn validate_custom_resource(&self, namespaced: bool, selectable_fields: &[&str]) -> Result<(), SelectorError> {
         self.check(
-            |f| {
-                f == "metadata.name"
-                    || (namespaced && f == "metadata.namespace")
-                    || selectable_fields.contains(&f)
-            },
+            |f| f == "metadata.name" || (namespaced && f == "metadata.namespace") || selectable_fields.contains(&f),
             Reject::NotSupported,
         )
     }
@@ -1315,12 +1274,7 @@ static KINDS: &[KindRules] = &[
     KindRules {
         group: "",
         resource: "services",
-        accepted: &[
-            "metadata.name",
-            "metadata.namespace",
-            "spec.clusterIP",
-            "spec.type",
-        ],
+        accepted: &["metadata.name", "metadata.namespace", "spec.clusterIP", "spec.type"],
         reject: Reject::NotSupported,
     },
     KindRules {
@@ -1397,8 +1351,7 @@ pub fn supported_fields(group: &str, resource: &str) -> &'static [&'static str] 
 
 /// Walk a dotted path (`a.b.c`) through nested JSON objects.
 fn lookup<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.')
-        .try_fold(obj, |cur, seg| cur.as_object()?.get(seg))
+    path.split('.').try_fold(obj, |cur, seg| cur.as_object()?.get(seg))
 }
 
 /// Render a scalar as Go's `fields.Set` would hold it; `None` for null, objects and arrays.
@@ -1452,17 +1405,15 @@ fn event_field<'a>(obj: &'a Value, field: &str) -> Option<Cow<'a, str>> {
         return Some(found.unwrap_or(Cow::Borrowed("")));
     }
     match field {
-        "reportingComponent" | "reportingController" => Some(
-            first_present(obj, &["reportingComponent", "reportingController"])
-                .unwrap_or(Cow::Borrowed("")),
-        ),
+        "reportingComponent" | "reportingController" => {
+            Some(first_present(obj, &["reportingComponent", "reportingController"]).unwrap_or(Cow::Borrowed("")))
+        }
         "source" => {
             let component = first_present(obj, &["source.component", "deprecatedSource.component"]);
             match component {
                 Some(c) if !c.is_empty() => Some(c),
                 _ => Some(
-                    first_present(obj, &["reportingComponent", "reportingController"])
-                        .unwrap_or(Cow::Borrowed("")),
+                    first_present(obj, &["reportingComponent", "reportingController"]).unwrap_or(Cow::Borrowed("")),
                 ),
             }
         }
@@ -1489,12 +1440,7 @@ fn pod_field<'a>(obj: &'a Value, field: &str) -> Option<Cow<'a, str>> {
     }
 }
 
-fn resource_field<'a>(
-    group: &str,
-    resource: &str,
-    obj: &'a Value,
-    field: &str,
-) -> Option<Cow<'a, str>> {
+fn resource_field<'a>(group: &str, resource: &str, obj: &'a Value, field: &str) -> Option<Cow<'a, str>> {
     let specific = match (group, resource) {
         ("" | "events.k8s.io", "events") => event_field(obj, field),
         ("", "pods") => pod_field(obj, field),
@@ -1521,12 +1467,7 @@ pub fn field_value(obj: &Value, field: &str) -> Option<String> {
 /// `"false"`), events' `source` (`source.component`, falling back to the reporting controller)
 /// and both event spellings (`involvedObject.*`/`regarding.*`, `reportingComponent`/
 /// `reportingController`), pods' `spec.host` alias and `status.podIP`.
-pub fn resource_field_value(
-    group: &str,
-    resource: &str,
-    obj: &Value,
-    field: &str,
-) -> Option<String> {
+pub fn resource_field_value(group: &str, resource: &str, obj: &Value, field: &str) -> Option<String> {
     resource_field(group, resource, obj, field).map(Cow::into_owned)
 }
 
@@ -1666,10 +1607,7 @@ mod tests {
         assert_eq!(lsel("k in (,)").requirements()[0].values(), [""]);
         assert_eq!(lsel("k in (a,)").requirements()[0].values(), ["", "a"]);
         assert_eq!(lsel("k in (,a)").requirements()[0].values(), ["", "a"]);
-        assert_eq!(
-            lsel("k in (a,,b)").requirements()[0].values(),
-            ["", "a", "b"]
-        );
+        assert_eq!(lsel("k in (a,,b)").requirements()[0].values(), ["", "a", "b"]);
         assert_eq!(lsel("k notin ()").requirements()[0].values(), [""]);
         assert!(lmatch("k=", json!({"k": ""})));
         assert!(!lmatch("k=", json!({})));
@@ -1737,22 +1675,13 @@ mod tests {
                 "a in (",
                 "unable to parse requirement: found '', expected: ',', ')' or identifier",
             ),
-            (
-                "a in (b",
-                "unable to parse requirement: found '', expected: ',' or ')'",
-            ),
+            ("a in (b", "unable to parse requirement: found '', expected: ',' or ')'"),
             (
                 "a in (b,",
                 "unable to parse requirement: found '', expected: ',', or identifier",
             ),
-            (
-                "a in b",
-                "unable to parse requirement: found 'b' expected: '('",
-            ),
-            (
-                "a in",
-                "unable to parse requirement: found '' expected: '('",
-            ),
+            ("a in b", "unable to parse requirement: found 'b' expected: '('"),
+            ("a in", "unable to parse requirement: found '' expected: '('"),
             (
                 "a in (b c)",
                 "unable to parse requirement: found 'c', expected: ',' or ')'",
@@ -1765,17 +1694,11 @@ mod tests {
                 "a in (=)",
                 "unable to parse requirement: found '=', expected: ',', ')' or identifier",
             ),
-            (
-                "=v",
-                "found '=', expected: !, identifier, or 'end of string'",
-            ),
+            ("=v", "found '=', expected: !, identifier, or 'end of string'"),
             ("a=b=c", "found '=', expected: ',' or 'end of string'"),
             ("a=b c", "found 'c', expected: ',' or 'end of string'"),
             ("a in (b) c", "found 'c', expected: ',' or 'end of string'"),
-            (
-                ",",
-                "found ',', expected: !, identifier, or 'end of string'",
-            ),
+            (",", "found ',', expected: !, identifier, or 'end of string'"),
             ("a,", "found '', expected: identifier after ','"),
             ("a,,b", "found ',', expected: identifier after ','"),
             ("a,=b", "found '=', expected: identifier after ','"),
@@ -1793,38 +1716,14 @@ mod tests {
             ),
             ("!a=b", "found '=', expected: ',' or 'end of string'"),
             ("!a in (b)", "found 'in', expected: ',' or 'end of string'"),
-            (
-                "!",
-                "unable to parse requirement: found '', expected: identifier",
-            ),
-            (
-                "!!a",
-                "unable to parse requirement: found '!', expected: identifier",
-            ),
-            (
-                "!=a",
-                "found '!=', expected: !, identifier, or 'end of string'",
-            ),
-            (
-                "(a)",
-                "found '(', expected: !, identifier, or 'end of string'",
-            ),
-            (
-                "a=(b)",
-                "unable to parse requirement: found '(', expected: identifier",
-            ),
-            (
-                "a=)",
-                "unable to parse requirement: found ')', expected: identifier",
-            ),
-            (
-                "a===b",
-                "unable to parse requirement: found '=', expected: identifier",
-            ),
-            (
-                "a<=1",
-                "unable to parse requirement: found '=', expected: identifier",
-            ),
+            ("!", "unable to parse requirement: found '', expected: identifier"),
+            ("!!a", "unable to parse requirement: found '!', expected: identifier"),
+            ("!=a", "found '!=', expected: !, identifier, or 'end of string'"),
+            ("(a)", "found '(', expected: !, identifier, or 'end of string'"),
+            ("a=(b)", "unable to parse requirement: found '(', expected: identifier"),
+            ("a=)", "unable to parse requirement: found ')', expected: identifier"),
+            ("a===b", "unable to parse requirement: found '=', expected: identifier"),
+            ("a<=1", "unable to parse requirement: found '=', expected: identifier"),
         ];
         for (s, want) in cases {
             assert_eq!(lerr(s), want, "selector {s:?}");
@@ -1864,10 +1763,7 @@ mod tests {
         );
         let long_prefix = format!("{}.com", "a".repeat(250));
         let msg = lerr(&format!("{long_prefix}/a"));
-        assert!(
-            msg.ends_with("\": prefix part must be no more than 253 bytes"),
-            "{msg}"
-        );
+        assert!(msg.ends_with("\": prefix part must be no more than 253 bytes"), "{msg}");
         // Keys are validated for `!k`, `k` and set-based requirements too.
         assert!(lerr("!a_").contains("Invalid value: \"a_\""));
         assert!(lerr("a_").contains("Invalid value: \"a_\""));
@@ -1881,15 +1777,11 @@ mod tests {
     fn label_value_errors_have_kube_wording() {
         assert_eq!(
             lerr("a=-b"),
-            format!(
-                "unable to parse requirement: values[0][a]: Invalid value: \"-b\": {VALUE_REGEX}"
-            )
+            format!("unable to parse requirement: values[0][a]: Invalid value: \"-b\": {VALUE_REGEX}")
         );
         assert_eq!(
             lerr("a in (x,y_)"),
-            format!(
-                "unable to parse requirement: values[1][a]: Invalid value: \"y_\": {VALUE_REGEX}"
-            )
+            format!("unable to parse requirement: values[1][a]: Invalid value: \"y_\": {VALUE_REGEX}")
         );
         assert_eq!(
             lerr("a in (_x,y_)"),
@@ -1926,9 +1818,7 @@ mod tests {
         // Negative bounds parse as integers but are not valid label values.
         assert_eq!(
             lerr("a>-1"),
-            format!(
-                "unable to parse requirement: values[0][a]: Invalid value: \"-1\": {VALUE_REGEX}"
-            )
+            format!("unable to parse requirement: values[0][a]: Invalid value: \"-1\": {VALUE_REGEX}")
         );
         // Both checks fail: aggregated in order.
         assert_eq!(
@@ -1971,10 +1861,7 @@ mod tests {
             assert!(!lmatch(s, json!({})));
             assert!(!lsel(s).matches(None));
         }
-        assert!(
-            !lmatch("k=v", json!({"k": "V"})),
-            "values are case-sensitive"
-        );
+        assert!(!lmatch("k=v", json!({"k": "V"})), "values are case-sensitive");
         assert!(!lmatch("k=v", json!({"K": "v"})), "keys are case-sensitive");
     }
 
@@ -2021,10 +1908,7 @@ mod tests {
         assert!(lmatch("k<5", json!({"k": "-10"})));
         assert!(lmatch("k>5", json!({"k": "+6"})));
         assert!(lmatch("k>5", json!({"k": "0010"})));
-        assert!(
-            !lmatch("k>5", json!({"k": "abc"})),
-            "non-integer never matches"
-        );
+        assert!(!lmatch("k>5", json!({"k": "abc"})), "non-integer never matches");
         assert!(!lmatch("k<5", json!({"k": ""})));
         assert!(!lmatch("k<5", json!({"k": "1.5"})));
         assert!(!lmatch("k>5", json!({})), "missing key never matches");
@@ -2096,10 +1980,7 @@ mod tests {
     fn go_quote_matches_go() {
         assert_eq!(go_quote("abc"), "\"abc\"");
         assert_eq!(go_quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
-        assert_eq!(
-            go_quote("\n\t\r\u{7}\u{8}\u{c}\u{b}"),
-            "\"\\n\\t\\r\\a\\b\\f\\v\""
-        );
+        assert_eq!(go_quote("\n\t\r\u{7}\u{8}\u{c}\u{b}"), "\"\\n\\t\\r\\a\\b\\f\\v\"");
         assert_eq!(go_quote("\u{1}\u{7f}"), "\"\\x01\\x7f\"");
         assert_eq!(go_quote("é日本"), "\"é日本\"");
         assert_eq!(go_quote("\u{a0}\u{200b}"), "\"\\u00a0\\u200b\"");
@@ -2128,10 +2009,7 @@ mod tests {
     #[test]
     fn field_split_at_first_operator() {
         let t = term("a=!b");
-        assert_eq!(
-            (t.field(), t.operator(), t.value()),
-            ("a", FieldOperator::Equals, "!b")
-        );
+        assert_eq!((t.field(), t.operator(), t.value()), ("a", FieldOperator::Equals, "!b"));
         let t = term("a!b=c");
         assert_eq!((t.field(), t.value()), ("a!b", "c"));
         let t = term("=v");
@@ -2171,9 +2049,7 @@ mod tests {
     fn field_whitespace_is_significant() {
         let t = term("a = b");
         assert_eq!((t.field(), t.value()), ("a ", " b"));
-        assert!(
-            !fsel(" metadata.name=x").matches(&json!({"metadata": {"name": "x"}}), field_value)
-        );
+        assert!(!fsel(" metadata.name=x").matches(&json!({"metadata": {"name": "x"}}), field_value));
     }
 
     #[test]
@@ -2200,44 +2076,20 @@ mod tests {
     fn field_syntax_errors() {
         let cases = [
             ("abc", "invalid selector: 'abc'; can't understand 'abc'"),
-            (
-                "a=b,xyz",
-                "invalid selector: 'a=b,xyz'; can't understand 'xyz'",
-            ),
+            ("a=b,xyz", "invalid selector: 'a=b,xyz'; can't understand 'xyz'"),
             ("a!b", "invalid selector: 'a!b'; can't understand 'a!b'"),
-            (
-                "a=b=c",
-                "invalid field selector: unescaped character in value: 61",
-            ),
-            (
-                "a==b=c",
-                "invalid field selector: unescaped character in value: 61",
-            ),
-            (
-                r"a=b\x",
-                r"invalid field selector: invalid escape sequence: \x",
-            ),
-            (
-                r"a=\n",
-                r"invalid field selector: invalid escape sequence: \n",
-            ),
-            (
-                r"a=b\",
-                r"invalid field selector: invalid escape sequence: \",
-            ),
-            (
-                r"a=b\\\",
-                r"invalid field selector: invalid escape sequence: \",
-            ),
+            ("a=b=c", "invalid field selector: unescaped character in value: 61"),
+            ("a==b=c", "invalid field selector: unescaped character in value: 61"),
+            (r"a=b\x", r"invalid field selector: invalid escape sequence: \x"),
+            (r"a=\n", r"invalid field selector: invalid escape sequence: \n"),
+            (r"a=b\", r"invalid field selector: invalid escape sequence: \"),
+            (r"a=b\\\", r"invalid field selector: invalid escape sequence: \"),
         ];
         for (s, want) in cases {
             assert_eq!(ferr(s), want, "selector {s:?}");
         }
         // Terms are examined in sorted order, so the first failing one after sorting is reported.
-        assert_eq!(
-            ferr("zzz,aaa"),
-            "invalid selector: 'zzz,aaa'; can't understand 'aaa'"
-        );
+        assert_eq!(ferr("zzz,aaa"), "invalid selector: 'zzz,aaa'; can't understand 'aaa'");
         assert!(matches!(
             FieldSelector::parse("abc"),
             Err(SelectorError::InvalidFieldSelector(_))
@@ -2249,9 +2101,7 @@ mod tests {
     #[test]
     fn field_validate_default_message_matches_reference_015() {
         let sel = fsel("data.a=1");
-        let err = sel
-            .validate(&["metadata.name", "metadata.namespace"])
-            .unwrap_err();
+        let err = sel.validate(&["metadata.name", "metadata.namespace"]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "\"data.a\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
@@ -2291,10 +2141,7 @@ mod tests {
     #[test]
     fn field_validate_per_resource_messages() {
         let e = |s: &str, g: &str, r: &str| fsel(s).validate_for(g, r).unwrap_err().to_string();
-        assert_eq!(
-            e("data.a=1", "", "secrets"),
-            "field label not supported: data.a"
-        );
+        assert_eq!(e("data.a=1", "", "secrets"), "field label not supported: data.a");
         assert_eq!(
             e("metadata.namespace=x", "", "namespaces"),
             "field label not supported: metadata.namespace"
@@ -2311,18 +2158,11 @@ mod tests {
             e("involvedObject.kind=Pod", "events.k8s.io", "events"),
             "field label not supported: involvedObject.kind"
         );
-        assert_eq!(
-            e("spec.foo=x", "", "services"),
-            "field label not supported: spec.foo"
-        );
+        assert_eq!(e("spec.foo=x", "", "services"), "field label not supported: spec.foo");
         let ok = |s: &str, g: &str, r: &str| fsel(s).validate_for(g, r).is_ok();
         assert!(ok("type=Opaque,metadata.namespace=a", "", "secrets"));
         assert!(ok("status.phase=Active,metadata.name=a", "", "namespaces"));
-        assert!(ok(
-            "spec.clusterIP=None,spec.type=ClusterIP",
-            "",
-            "services"
-        ));
+        assert!(ok("spec.clusterIP=None,spec.type=ClusterIP", "", "services"));
         assert!(ok("status.successful=1", "batch", "jobs"));
         assert!(ok(
             "involvedObject.kind=Pod,involvedObject.name=p,reason=X,source=s,type=Normal,reportingComponent=c",
@@ -2341,21 +2181,15 @@ mod tests {
     fn field_validate_uses_wording_of_matching_table_entry() {
         let sel = fsel("bogus=1");
         assert_eq!(
-            sel.validate(supported_fields("batch", "jobs"))
-                .unwrap_err()
-                .to_string(),
+            sel.validate(supported_fields("batch", "jobs")).unwrap_err().to_string(),
             "field label \"bogus\" not supported for Job"
         );
         assert_eq!(
-            sel.validate(supported_fields("", "secrets"))
-                .unwrap_err()
-                .to_string(),
+            sel.validate(supported_fields("", "secrets")).unwrap_err().to_string(),
             "field label not supported: bogus"
         );
         assert_eq!(
-            sel.validate(&["metadata.name", "spec.custom"])
-                .unwrap_err()
-                .to_string(),
+            sel.validate(&["metadata.name", "spec.custom"]).unwrap_err().to_string(),
             "field label not supported: bogus"
         );
         assert!(sel.validate(&["bogus"]).is_ok());
@@ -2366,9 +2200,7 @@ mod tests {
         let sel = fsel("metadata.namespace=x");
         assert!(sel.validate_custom_resource(true, &[]).is_ok());
         assert_eq!(
-            sel.validate_custom_resource(false, &[])
-                .unwrap_err()
-                .to_string(),
+            sel.validate_custom_resource(false, &[]).unwrap_err().to_string(),
             "field label not supported: metadata.namespace"
         );
         assert!(
@@ -2419,18 +2251,10 @@ mod tests {
             supported_fields("", "secrets"),
             ["metadata.name", "metadata.namespace", "type"]
         );
-        assert_eq!(
-            supported_fields("", "namespaces"),
-            ["metadata.name", "status.phase"]
-        );
+        assert_eq!(supported_fields("", "namespaces"), ["metadata.name", "status.phase"]);
         assert_eq!(
             supported_fields("", "services"),
-            [
-                "metadata.name",
-                "metadata.namespace",
-                "spec.clusterIP",
-                "spec.type"
-            ]
+            ["metadata.name", "metadata.namespace", "spec.clusterIP", "spec.type"]
         );
         assert_eq!(
             supported_fields("batch", "jobs"),
@@ -2507,10 +2331,7 @@ mod tests {
         assert!(fsel("type=Opaque").matches_resource("", "secrets", &secret));
         assert!(!fsel("type=kubernetes.io/tls").matches_resource("", "secrets", &secret));
         let svc = json!({"metadata": {"name": "s"}, "spec": {"clusterIP": "10.0.0.1", "type": "ClusterIP"}});
-        assert!(
-            fsel("spec.clusterIP=10.0.0.1,spec.type=ClusterIP")
-                .matches_resource("", "services", &svc)
-        );
+        assert!(fsel("spec.clusterIP=10.0.0.1,spec.type=ClusterIP").matches_resource("", "services", &svc));
         assert!(fsel("spec.type!=NodePort").matches_resource("", "services", &svc));
         let ns = json!({"metadata": {"name": "default"}, "status": {"phase": "Active"}});
         assert!(fsel("status.phase=Active").matches_resource("", "namespaces", &ns));
@@ -2548,9 +2369,7 @@ mod tests {
             "reportingComponent": "kubelet-rc"
         });
         let m = |s: &str| fsel(s).matches_resource("", "events", &ev);
-        assert!(m(
-            "involvedObject.kind=Pod,involvedObject.name=p,involvedObject.uid=u1"
-        ));
+        assert!(m("involvedObject.kind=Pod,involvedObject.name=p,involvedObject.uid=u1"));
         assert!(m("involvedObject.fieldPath="));
         assert!(m("reason=Started,type=Normal"));
         assert!(m("source=kubelet"));
@@ -2566,14 +2385,8 @@ mod tests {
         let ev3 = json!({"metadata": {"name": "e"}, "source": {"component": ""}, "reportingComponent": "ctrl"});
         assert!(fsel("source=ctrl").matches_resource("", "events", &ev3));
         let ev4 = json!({"metadata": {"name": "e"}});
-        assert_eq!(
-            resource_field_value("", "events", &ev4, "source").as_deref(),
-            Some("")
-        );
-        assert_eq!(
-            resource_field_value("", "events", &ev4, "reason").as_deref(),
-            Some("")
-        );
+        assert_eq!(resource_field_value("", "events", &ev4, "source").as_deref(), Some(""));
+        assert_eq!(resource_field_value("", "events", &ev4, "reason").as_deref(), Some(""));
     }
 
     #[test]
@@ -2619,25 +2432,15 @@ mod tests {
     #[test]
     fn resource_fields_fall_back_to_dotted_path() {
         let cm = json!({"metadata": {"name": "c", "namespace": "n"}, "data": {"a": "1"}});
-        assert!(
-            fsel("metadata.name=c,metadata.namespace=n").matches_resource("", "configmaps", &cm)
-        );
+        assert!(fsel("metadata.name=c,metadata.namespace=n").matches_resource("", "configmaps", &cm));
         assert_eq!(
             resource_field_value("", "configmaps", &cm, "data.a").as_deref(),
             Some("1")
         );
         // Cluster-scoped objects have no namespace: it reads as "".
         let sc = json!({"metadata": {"name": "fast"}});
-        assert!(fsel("metadata.namespace=").matches_resource(
-            "storage.k8s.io",
-            "storageclasses",
-            &sc
-        ));
-        assert!(!fsel("metadata.namespace=x").matches_resource(
-            "storage.k8s.io",
-            "storageclasses",
-            &sc
-        ));
+        assert!(fsel("metadata.namespace=").matches_resource("storage.k8s.io", "storageclasses", &sc));
+        assert!(!fsel("metadata.namespace=x").matches_resource("storage.k8s.io", "storageclasses", &sc));
     }
 
     // ----- exact match helpers -----

@@ -69,12 +69,23 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     tokio::spawn(crate::namespaces::NamespaceController::new(server.clone()).run());
     tokio::spawn(compactor(store.clone()));
     let kubeconfig = cfg.data_dir.join("admin.kubeconfig");
-    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
-    let url = format!("https://{}", SocketAddr::new(host.parse().unwrap_or(addr.ip()), addr.port()));
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let url = format!(
+        "https://{}",
+        SocketAddr::new(host.parse().unwrap_or(addr.ip()), addr.port())
+    );
     pki.write_admin_kubeconfig(&kubeconfig, &url, &cfg.cluster_name)?;
     let tls = tokio_rustls::TlsAcceptor::from(pki.server_config()?);
     tokio::spawn(accept_loop(listener, tls, server.clone()));
-    Ok(Running { server, addr, kubeconfig })
+    Ok(Running {
+        server,
+        addr,
+        kubeconfig,
+    })
 }
 
 /// Keeps the event log bounded: watches can resume from the last `KEEP` revisions.
@@ -116,10 +127,12 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, serv
                 }
                 Err(_) => return,
             };
-            let svc = ServiceBuilder::new().layer(AuthLayer::new(&token)).service_fn(move |req| {
-                let server = server.clone();
-                async move { Ok::<_, std::convert::Infallible>(crate::http::handle(server, req).await) }
-            });
+            let svc = ServiceBuilder::new()
+                .layer(AuthLayer::new(&token))
+                .service_fn(move |req| {
+                    let server = server.clone();
+                    async move { Ok::<_, std::convert::Infallible>(crate::http::handle(server, req).await) }
+                });
             let svc = hyper_util::service::TowerToHyperService::new(svc);
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder.http2().max_concurrent_streams(1000);

@@ -51,11 +51,19 @@ impl ApiServer {
     pub async fn new(store: Arc<dyn Store>, settings: Settings) -> Result<Arc<Self>, crate::storage::StoreError> {
         const WINDOW: usize = 100_000;
         let snapshot = store.snapshot("/registry/").await?;
-        let after = snapshot.revision.saturating_sub(WINDOW as u64).max(store.compacted_revision());
+        let after = snapshot
+            .revision
+            .saturating_sub(WINDOW as u64)
+            .max(store.compacted_revision());
         let tail = store.events_since(after).await?;
         let cache = crate::cache::WatchCache::new(snapshot, tail, WINDOW);
         store.set_sink(cache.clone());
-        Ok(Arc::new(Self { registry: RwLock::new(Arc::new(Registry::builtin())), store, cache, settings }))
+        Ok(Arc::new(Self {
+            registry: RwLock::new(Arc::new(Registry::builtin())),
+            store,
+            cache,
+            settings,
+        }))
     }
 
     /// The current registry.

@@ -24,10 +24,16 @@ fn selector_string(obj: &Value) -> String {
             parts.push(format!("{k}={}", v.as_str().unwrap_or("")));
         }
     }
-    if let Some(exprs) = obj.pointer("/spec/selector/matchExpressions").and_then(|m| m.as_array()) {
+    if let Some(exprs) = obj
+        .pointer("/spec/selector/matchExpressions")
+        .and_then(|m| m.as_array())
+    {
         for e in exprs {
             let key = e["key"].as_str().unwrap_or("");
-            let vals: Vec<&str> = e["values"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+            let vals: Vec<&str> = e["values"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
             match e["operator"].as_str().unwrap_or("") {
                 "In" => parts.push(format!("{key} in ({})", vals.join(","))),
                 "NotIn" => parts.push(format!("{key} notin ({})", vals.join(","))),
@@ -62,60 +68,94 @@ async fn scale(ctx: &Ctx<'_>, method: &Method, body: &Bytes, content_type: &str)
         None => name.clone(),
     };
     if *method == Method::GET {
-        let cur = ctx.server.cache.get(&prefix, &suffix).ok_or_else(|| ApiError::not_found(ctx.info.group_resource(), &name))?;
+        let cur = ctx
+            .server
+            .cache
+            .get(&prefix, &suffix)
+            .ok_or_else(|| ApiError::not_found(ctx.info.group_resource(), &name))?;
         return Ok(response::json(StatusCode::OK, &to_scale(&cur.value())));
     }
     let ct = content_type.split(';').next().unwrap_or("").trim();
-    let input: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding body: {e}")))?;
+    let input: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding body: {e}")))?;
     let info = ctx.info.clone();
-    let (v, _) = update_with(ctx.server, &info, &prefix, &suffix, &name, ctx.query.dry_run, |old, cur_rv| {
-        let mut s = to_scale(old);
-        match (method, ct) {
-            (&Method::PUT, _) => s = input.clone(),
-            (&Method::PATCH, "application/merge-patch+json") => json_patch::merge(&mut s, &input),
-            (&Method::PATCH, "application/json-patch+json") => {
-                let p: json_patch::Patch =
-                    serde_json::from_value(input.clone()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-                json_patch::patch(&mut s, &p.0).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (v, _) = update_with(
+        ctx.server,
+        &info,
+        &prefix,
+        &suffix,
+        &name,
+        ctx.query.dry_run,
+        |old, cur_rv| {
+            let mut s = to_scale(old);
+            match (method, ct) {
+                (&Method::PUT, _) => s = input.clone(),
+                (&Method::PATCH, "application/merge-patch+json") => json_patch::merge(&mut s, &input),
+                (&Method::PATCH, "application/json-patch+json") => {
+                    let p: json_patch::Patch =
+                        serde_json::from_value(input.clone()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                    json_patch::patch(&mut s, &p.0).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                }
+                _ => {
+                    return Err(ApiError::unsupported_media_type(
+                        "the body of the request was in an unknown format",
+                    ));
+                }
             }
-            _ => return Err(ApiError::unsupported_media_type("the body of the request was in an unknown format")),
-        }
-        if let Some(rv) = s.pointer("/metadata/resourceVersion").and_then(|r| r.as_str())
-            && !rv.is_empty()
-            && rv != cur_rv.to_string()
-        {
-            return Err(ApiError::conflict(info.group_resource(), &name));
-        }
-        let replicas = s.pointer("/spec/replicas").and_then(|r| r.as_i64()).unwrap_or(0);
-        if replicas < 0 {
-            return Err(ApiError::invalid("autoscaling", "Scale", &name, vec![crate::error::cause(
-                "FieldValueInvalid",
-                "spec.replicas",
-                format!("Invalid value: {replicas}: must be greater than or equal to 0"),
-            )]));
-        }
-        let mut new = old.clone();
-        new["spec"]["replicas"] = json!(replicas);
-        if new != *old {
-            let g = old.pointer("/metadata/generation").and_then(|g| g.as_i64()).unwrap_or(0);
-            new["metadata"]["generation"] = json!(g + 1);
-        }
-        Ok(Change::Write(new))
-    })
+            if let Some(rv) = s.pointer("/metadata/resourceVersion").and_then(|r| r.as_str())
+                && !rv.is_empty()
+                && rv != cur_rv.to_string()
+            {
+                return Err(ApiError::conflict(info.group_resource(), &name));
+            }
+            let replicas = s.pointer("/spec/replicas").and_then(|r| r.as_i64()).unwrap_or(0);
+            if replicas < 0 {
+                return Err(ApiError::invalid(
+                    "autoscaling",
+                    "Scale",
+                    &name,
+                    vec![crate::error::cause(
+                        "FieldValueInvalid",
+                        "spec.replicas",
+                        format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+                    )],
+                ));
+            }
+            let mut new = old.clone();
+            new["spec"]["replicas"] = json!(replicas);
+            if new != *old {
+                let g = old
+                    .pointer("/metadata/generation")
+                    .and_then(|g| g.as_i64())
+                    .unwrap_or(0);
+                new["metadata"]["generation"] = json!(g + 1);
+            }
+            Ok(Change::Write(new))
+        },
+    )
     .await?;
     Ok(response::json(StatusCode::OK, &to_scale(&v)))
 }
 
 async fn finalize(ctx: &Ctx<'_>, body: &Bytes) -> ApiResult<Response<Body>> {
     let name = ctx.path.name.clone().ok_or_else(ApiError::path_not_found)?;
-    let input: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding body: {e}")))?;
+    let input: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding body: {e}")))?;
     let finalizers = input.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
     let info = ctx.info.clone();
-    let (v, _) = update_with(ctx.server, &info, &info.key_prefix(), &name, &name, ctx.query.dry_run, |old, _| {
-        let mut new = old.clone();
-        new["spec"]["finalizers"] = finalizers.clone();
-        Ok(Change::Write(new))
-    })
+    let (v, _) = update_with(
+        ctx.server,
+        &info,
+        &info.key_prefix(),
+        &name,
+        &name,
+        ctx.query.dry_run,
+        |old, _| {
+            let mut new = old.clone();
+            new["spec"]["finalizers"] = finalizers.clone();
+            Ok(Change::Write(new))
+        },
+    )
     .await?;
     Ok(response::json(StatusCode::OK, &v))
 }

@@ -104,23 +104,13 @@ impl Printer {
             ("batch", "cronjobs") => (&CRONJOB_COLUMNS, Kind::CronJob),
             ("networking.k8s.io", "ingresses") => (&INGRESS_COLUMNS, Kind::Ingress),
             ("networking.k8s.io", "ingressclasses") => (&INGRESSCLASS_COLUMNS, Kind::IngressClass),
-            ("networking.k8s.io", "networkpolicies") => {
-                (&NETWORKPOLICY_COLUMNS, Kind::NetworkPolicy)
-            }
+            ("networking.k8s.io", "networkpolicies") => (&NETWORKPOLICY_COLUMNS, Kind::NetworkPolicy),
             ("policy", "poddisruptionbudgets") => (&PDB_COLUMNS, Kind::PodDisruptionBudget),
-            ("autoscaling", "horizontalpodautoscalers") => {
-                (&HPA_COLUMNS, Kind::HorizontalPodAutoscaler)
-            }
-            ("rbac.authorization.k8s.io", "rolebindings") => {
-                (&ROLEBINDING_COLUMNS, Kind::RoleBinding)
-            }
-            ("rbac.authorization.k8s.io", "clusterrolebindings") => {
-                (&CLUSTERROLEBINDING_COLUMNS, Kind::RoleBinding)
-            }
+            ("autoscaling", "horizontalpodautoscalers") => (&HPA_COLUMNS, Kind::HorizontalPodAutoscaler),
+            ("rbac.authorization.k8s.io", "rolebindings") => (&ROLEBINDING_COLUMNS, Kind::RoleBinding),
+            ("rbac.authorization.k8s.io", "clusterrolebindings") => (&CLUSTERROLEBINDING_COLUMNS, Kind::RoleBinding),
             ("storage.k8s.io", "storageclasses") => (&STORAGECLASS_COLUMNS, Kind::StorageClass),
-            ("scheduling.k8s.io", "priorityclasses") => {
-                (&PRIORITYCLASS_COLUMNS, Kind::PriorityClass)
-            }
+            ("scheduling.k8s.io", "priorityclasses") => (&PRIORITYCLASS_COLUMNS, Kind::PriorityClass),
             ("coordination.k8s.io", "leases") => (&LEASE_COLUMNS, Kind::Lease),
             _ => (&DEFAULT_COLUMNS, Kind::Default),
         };
@@ -140,10 +130,7 @@ impl Printer {
     /// Column descriptions default to
     /// `Custom resource definition column (in JSONPath format): <path>`.
     pub fn from_printer_columns(cols: &Value) -> Printer {
-        let defs: Vec<&Value> = cols
-            .as_array()
-            .map(|a| a.iter().collect())
-            .unwrap_or_default();
+        let defs: Vec<&Value> = cols.as_array().map(|a| a.iter().collect()).unwrap_or_default();
         let mut columns = vec![NAME_COLUMN];
         let mut custom = Vec::new();
         if defs.is_empty() {
@@ -249,12 +236,7 @@ const CONTAINERS_DESC: &str = "Names of each container in the template.";
 const IMAGES_DESC: &str = "Images referenced by each container in the template.";
 const READY_DESC: &str = "Number of the pod with ready state";
 
-const fn column(
-    name: &'static str,
-    type_: &'static str,
-    description: &'static str,
-    priority: i32,
-) -> Column {
+const fn column(name: &'static str, type_: &'static str, description: &'static str, priority: i32) -> Column {
     Column {
         name: Cow::Borrowed(name),
         type_: Cow::Borrowed(type_),
@@ -379,11 +361,7 @@ static PVC_COLUMNS: [Column; 9] = [
         "accessModes contains the actual access modes the volume backing the PVC has. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1",
     ),
     col("StorageClass", "string", "StorageClass of the pvc"),
-    col(
-        "VolumeAttributesClass",
-        "string",
-        "VolumeAttributesClass of the pvc",
-    ),
+    col("VolumeAttributesClass", "string", "VolumeAttributesClass of the pvc"),
     AGE_COLUMN,
     wide(
         "VolumeMode",
@@ -444,11 +422,7 @@ static EVENT_COLUMNS: [Column; 10] = [
         "string",
         "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)",
     ),
-    wide(
-        "Count",
-        "string",
-        "The number of times this event has occurred.",
-    ),
+    wide("Count", "string", "The number of times this event has occurred."),
     Column {
         name: Cow::Borrowed("Name"),
         type_: Cow::Borrowed("string"),
@@ -592,11 +566,7 @@ static CRONJOB_COLUMNS: [Column; 10] = [
         "boolean",
         "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false.",
     ),
-    col(
-        "Active",
-        "integer",
-        "A list of pointers to currently running jobs.",
-    ),
+    col("Active", "integer", "A list of pointers to currently running jobs."),
     col(
         "Last Schedule",
         "string",
@@ -714,11 +684,7 @@ static ROLEBINDING_COLUMNS: [Column; 6] = [
     AGE_COLUMN,
     wide("Users", "string", "Users in the roleBinding"),
     wide("Groups", "string", "Groups in the roleBinding"),
-    wide(
-        "ServiceAccounts",
-        "string",
-        "ServiceAccounts in the roleBinding",
-    ),
+    wide("ServiceAccounts", "string", "ServiceAccounts in the roleBinding"),
 ];
 
 static CLUSTERROLEBINDING_COLUMNS: [Column; 6] = [
@@ -731,11 +697,7 @@ static CLUSTERROLEBINDING_COLUMNS: [Column; 6] = [
     AGE_COLUMN,
     wide("Users", "string", "Users in the clusterRoleBinding"),
     wide("Groups", "string", "Groups in the clusterRoleBinding"),
-    wide(
-        "ServiceAccounts",
-        "string",
-        "ServiceAccounts in the clusterRoleBinding",
-    ),
+    wide("ServiceAccounts", "string", "ServiceAccounts in the clusterRoleBinding"),
 ];
 
 static STORAGECLASS_COLUMNS: [Column; 6] = [
@@ -831,10 +793,7 @@ fn int_at(v: &Value, path: &[&str]) -> Option<i64> {
 }
 
 fn arr_at<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
-    at(v, path)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+    at(v, path).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
 }
 
 fn map_len(v: &Value, path: &[&str]) -> i64 {
@@ -1066,9 +1025,7 @@ fn is_qualified_name(s: &str) -> bool {
     let parts: Vec<&str> = s.split('/').collect();
     match parts.as_slice() {
         [name] => is_label_name_part(name),
-        [prefix, name] => {
-            !prefix.is_empty() && is_dns1123_subdomain(prefix) && is_label_name_part(name)
-        }
+        [prefix, name] => !prefix.is_empty() && is_dns1123_subdomain(prefix) && is_label_name_part(name),
         _ => false,
     }
 }
@@ -1162,9 +1119,7 @@ fn canonical_quantity(s: &str) -> Option<String> {
         "Pi" => (50, 0, QuantityFormat::BinarySi),
         "Ei" => (60, 0, QuantityFormat::BinarySi),
         _ => {
-            let rest = suffix
-                .strip_prefix('e')
-                .or_else(|| suffix.strip_prefix('E'))?;
+            let rest = suffix.strip_prefix('e').or_else(|| suffix.strip_prefix('E'))?;
             let digits = rest.strip_prefix(['+', '-']).unwrap_or(rest);
             if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
                 return None;
@@ -1176,9 +1131,7 @@ fn canonical_quantity(s: &str) -> Option<String> {
     // mantissa * 2^exp2 * 10^(exp10 - scale) units, held in nano-units.
     let mut mantissa: i128 = 0;
     for c in int_part.bytes().chain(frac_part.bytes()) {
-        mantissa = mantissa
-            .checked_mul(10)?
-            .checked_add(i128::from(c - b'0'))?;
+        mantissa = mantissa.checked_mul(10)?.checked_add(i128::from(c - b'0'))?;
     }
     mantissa = mantissa.checked_mul(1i128.checked_shl(exp2)?)?;
     let scale = i32::try_from(frac_part.len()).ok()?;
@@ -1186,9 +1139,7 @@ fn canonical_quantity(s: &str) -> Option<String> {
     let mut nanos = if pow >= 0 {
         mantissa.checked_mul(10i128.checked_pow(u32::try_from(pow).ok()?)?)?
     } else {
-        let div = 10i128
-            .checked_pow(u32::try_from(-pow).ok()?)
-            .unwrap_or(i128::MAX);
+        let div = 10i128.checked_pow(u32::try_from(-pow).ok()?).unwrap_or(i128::MAX);
         // Anything finer than a nano rounds up, away from zero.
         let q = mantissa / div;
         if mantissa % div == 0 { q } else { q + 1 }
@@ -1261,11 +1212,7 @@ fn default_cells(obj: &Value) -> Vec<Value> {
 }
 
 fn namespace_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
-    vec![
-        name(obj),
-        Value::from(str_at(obj, &["status", "phase"])),
-        age(obj, now),
-    ]
+    vec![name(obj), Value::from(str_at(obj, &["status", "phase"])), age(obj, now)]
 }
 
 fn configmap_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
@@ -1411,11 +1358,7 @@ fn pvc_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
     };
     let class = at(
         obj,
-        &[
-            "metadata",
-            "annotations",
-            "volume.beta.kubernetes.io/storage-class",
-        ],
+        &["metadata", "annotations", "volume.beta.kubernetes.io/storage-class"],
     )
     .and_then(Value::as_str)
     .unwrap_or_else(|| str_at(obj, &["spec", "storageClassName"]));
@@ -1504,15 +1447,11 @@ fn event_cells(obj: &Value, now: Timestamp, events_api: bool) -> Vec<Value> {
         _ => kind,
     };
     let component = first_non_empty(
-        opt_at(source, &["component"])
-            .and_then(Value::as_str)
-            .unwrap_or(""),
+        opt_at(source, &["component"]).and_then(Value::as_str).unwrap_or(""),
         str_at(obj, &["reportingController"]),
     );
     let instance = first_non_empty(
-        opt_at(source, &["host"])
-            .and_then(Value::as_str)
-            .unwrap_or(""),
+        opt_at(source, &["host"]).and_then(Value::as_str).unwrap_or(""),
         str_at(obj, &["reportingInstance"]),
     );
     let source = if instance.is_empty() {
@@ -1525,11 +1464,7 @@ fn event_cells(obj: &Value, now: Timestamp, events_api: bool) -> Vec<Value> {
         Value::from(str_at(obj, &["type"])),
         Value::from(str_at(obj, &["reason"])),
         Value::from(target),
-        Value::from(
-            opt_at(involved, &["fieldPath"])
-                .and_then(Value::as_str)
-                .unwrap_or(""),
-        ),
+        Value::from(opt_at(involved, &["fieldPath"]).and_then(Value::as_str).unwrap_or("")),
         Value::from(source),
         Value::from(message.trim()),
         Value::from(first),
@@ -1583,10 +1518,7 @@ fn daemonset_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
         status("numberReady"),
         status("updatedNumberScheduled"),
         status("numberAvailable"),
-        Value::from(format_labels(at(
-            obj,
-            &["spec", "template", "spec", "nodeSelector"],
-        ))),
+        Value::from(format_labels(at(obj, &["spec", "template", "spec", "nodeSelector"]))),
         age(obj, now),
         names,
         images,
@@ -1680,17 +1612,7 @@ fn cronjob_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
         None => "<unset>",
     };
     let active = i64::try_from(arr_at(obj, &["status", "active"]).len()).unwrap_or(i64::MAX);
-    let (names, images) = containers(
-        obj,
-        &[
-            "spec",
-            "jobTemplate",
-            "spec",
-            "template",
-            "spec",
-            "containers",
-        ],
-    );
+    let (names, images) = containers(obj, &["spec", "jobTemplate", "spec", "template", "spec", "containers"]);
     vec![
         name(obj),
         Value::from(str_at(obj, &["spec", "schedule"])),
@@ -1742,10 +1664,7 @@ fn ingress_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
         name(obj),
         Value::from(class),
         Value::from(hosts),
-        Value::from(load_balancer_ingress(
-            obj,
-            &["status", "loadBalancer", "ingress"],
-        )),
+        Value::from(load_balancer_ingress(obj, &["status", "loadBalancer", "ingress"])),
         Value::from(ports),
         age(obj, now),
     ]
@@ -1785,8 +1704,7 @@ fn networkpolicy_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
 }
 
 fn pdb_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
-    let int_or_na =
-        |field: &str| at(obj, &["spec", field]).map_or_else(|| "N/A".to_owned(), int_or_string);
+    let int_or_na = |field: &str| at(obj, &["spec", field]).map_or_else(|| "N/A".to_owned(), int_or_string);
     vec![
         name(obj),
         Value::from(int_or_na("minAvailable")),
@@ -1807,27 +1725,20 @@ fn hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
         let status = statuses.get(i);
         let entry = match str_at(spec, &["type"]) {
             t @ ("External" | "Object") => {
-                let field = if t == "External" {
-                    "external"
-                } else {
-                    "object"
-                };
+                let field = if t == "External" { "external" } else { "object" };
                 let target = at(spec, &[field, "target"]);
                 let source = opt_at(status, &[field]);
                 if let Some(avg) = opt_at(target, &["averageValue"]) {
-                    let current =
-                        opt_at(source, &["current", "averageValue"]).map_or_else(unknown, quantity);
+                    let current = opt_at(source, &["current", "averageValue"]).map_or_else(unknown, quantity);
                     format!("{current}/{} (avg)", quantity(avg))
                 } else {
-                    let current = source
-                        .map_or_else(unknown, |s| quantity_or_nil(at(s, &["current", "value"])));
+                    let current = source.map_or_else(unknown, |s| quantity_or_nil(at(s, &["current", "value"])));
                     format!("{current}/{}", quantity_or_nil(opt_at(target, &["value"])))
                 }
             }
             "Pods" => {
-                let current = opt_at(status, &["pods"]).map_or_else(unknown, |s| {
-                    quantity_or_nil(at(s, &["current", "averageValue"]))
-                });
+                let current = opt_at(status, &["pods"])
+                    .map_or_else(unknown, |s| quantity_or_nil(at(s, &["current", "averageValue"])));
                 let target = quantity_or_nil(at(spec, &["pods", "target", "averageValue"]));
                 format!("{current}/{target}")
             }
@@ -1841,9 +1752,7 @@ fn hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
                 let target = at(spec, &[field, "target"]);
                 let source = opt_at(status, &[field]);
                 if let Some(avg) = opt_at(target, &["averageValue"]) {
-                    let current = source.map_or_else(unknown, |s| {
-                        quantity_or_nil(at(s, &["current", "averageValue"]))
-                    });
+                    let current = source.map_or_else(unknown, |s| quantity_or_nil(at(s, &["current", "averageValue"])));
                     format!("{resource}: {current}/{}", quantity(avg))
                 } else {
                     let current = opt_at(source, &["current", "averageUtilization"])
@@ -1892,8 +1801,7 @@ fn hpa_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
             }));
         }
     }
-    let min_pods = int_at(obj, &["spec", "minReplicas"])
-        .map_or_else(|| "<unset>".to_owned(), |m| m.to_string());
+    let min_pods = int_at(obj, &["spec", "minReplicas"]).map_or_else(|| "<unset>".to_owned(), |m| m.to_string());
     vec![
         name(obj),
         Value::from(reference),
@@ -1917,10 +1825,7 @@ fn rolebinding_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
     for subject in arr_at(obj, &["subjects"]) {
         let subject_name = str_at(subject, &["name"]);
         match str_at(subject, &["kind"]) {
-            "ServiceAccount" => service_accounts.push(format!(
-                "{}/{subject_name}",
-                str_at(subject, &["namespace"])
-            )),
+            "ServiceAccount" => service_accounts.push(format!("{}/{subject_name}", str_at(subject, &["namespace"]))),
             "User" => users.push(subject_name.to_owned()),
             "Group" => groups.push(subject_name.to_owned()),
             _ => {}
@@ -1944,11 +1849,10 @@ fn storageclass_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
     {
         display_name.push_str(" (default)");
     }
-    let or_default =
-        |field: &str, default: &'static str| match at(obj, &[field]).and_then(Value::as_str) {
-            Some(v) => v.to_owned(),
-            None => default.to_owned(),
-        };
+    let or_default = |field: &str, default: &'static str| match at(obj, &[field]).and_then(Value::as_str) {
+        Some(v) => v.to_owned(),
+        None => default.to_owned(),
+    };
     vec![
         Value::from(display_name),
         Value::from(str_at(obj, &["provisioner"])),
@@ -1967,11 +1871,7 @@ fn priorityclass_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
     vec![
         name(obj),
         Value::from(int_at(obj, &["value"]).unwrap_or(0)),
-        Value::from(
-            at(obj, &["globalDefault"])
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-        ),
+        Value::from(at(obj, &["globalDefault"]).and_then(Value::as_bool).unwrap_or(false)),
         age(obj, now),
         Value::from(str_at(obj, &["preemptionPolicy"])),
     ]
@@ -2126,9 +2026,7 @@ fn go_json(v: &Value) -> String {
                 Value::Object(out)
             }
             Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
-            Value::Number(n) if !n.is_i64() && !n.is_u64() => {
-                n.as_f64().map_or_else(|| v.clone(), float_cell)
-            }
+            Value::Number(n) if !n.is_i64() && !n.is_u64() => n.as_f64().map_or_else(|| v.clone(), float_cell),
             other => other.clone(),
         }
     }
@@ -2587,11 +2485,7 @@ mod jsonpath {
     fn compare(a: &Value, b: &Value) -> Result<Option<std::cmp::Ordering>, ()> {
         match (a, b) {
             (Value::String(x), Value::String(y)) => Ok(Some(x.cmp(y))),
-            (Value::Bool(x), Value::Bool(y)) => Ok(if x == y {
-                Some(std::cmp::Ordering::Equal)
-            } else {
-                None
-            }),
+            (Value::Bool(x), Value::Bool(y)) => Ok(if x == y { Some(std::cmp::Ordering::Equal) } else { None }),
             (Value::Number(x), Value::Number(y)) => {
                 let x_int = x.is_i64() || x.is_u64();
                 let y_int = y.is_i64() || y.is_u64();
@@ -2599,11 +2493,8 @@ mod jsonpath {
                     return Err(());
                 }
                 if x_int {
-                    let wide = |n: &serde_json::Number| {
-                        n.as_i64()
-                            .map(i128::from)
-                            .or_else(|| n.as_u64().map(i128::from))
-                    };
+                    let wide =
+                        |n: &serde_json::Number| n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from));
                     let x = wide(x).ok_or(())?;
                     let y = wide(y).ok_or(())?;
                     Ok(Some(x.cmp(&y)))
@@ -2673,10 +2564,7 @@ mod tests {
         assert_eq!(hd(1), "1s");
         assert_eq!(hd(59), "59s");
         assert_eq!(hd(119), "119s");
-        assert_eq!(
-            human_duration(std::time::Duration::from_millis(119_999)),
-            "119s"
-        );
+        assert_eq!(human_duration(std::time::Duration::from_millis(119_999)), "119s");
     }
 
     #[test]
@@ -2873,16 +2761,10 @@ mod tests {
             cells("", "configmaps", root_ca),
             vec![json!("kube-root-ca.crt"), json!(1), json!("0s")]
         );
-        assert_eq!(
-            cells("", "configmaps", x),
-            vec![json!("x"), json!(2), json!("1s")]
-        );
+        assert_eq!(cells("", "configmaps", x), vec![json!("x"), json!(2), json!("1s")]);
         let binary = json!({"metadata": meta("b", 0), "data": {"a": "1"}, "binaryData": {"b": "AA==", "c": "AA=="}});
         assert_eq!(cells("", "configmaps", binary)[1], 3);
-        assert_eq!(
-            cells("", "configmaps", json!({"metadata": meta("e", 0)}))[1],
-            0
-        );
+        assert_eq!(cells("", "configmaps", json!({"metadata": meta("e", 0)}))[1], 0);
     }
 
     #[test]
@@ -2899,10 +2781,7 @@ mod tests {
         );
         let terminating = json!({"metadata": meta("t", 5), "status": {"phase": "Terminating"}});
         assert_eq!(cells("", "namespaces", terminating)[1], "Terminating");
-        assert_eq!(
-            cells("", "namespaces", json!({"metadata": meta("n", 5)}))[1],
-            ""
-        );
+        assert_eq!(cells("", "namespaces", json!({"metadata": meta("n", 5)}))[1], "");
     }
 
     #[test]
@@ -2949,10 +2828,7 @@ mod tests {
             cols[7].description,
             "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"
         );
-        assert_eq!(
-            cols[8].description,
-            "The number of times this event has occurred."
-        );
+        assert_eq!(cols[8].description, "The number of times this event has occurred.");
         assert_eq!(cols[9].description, NAME_DESC);
         let day = 86_400;
         let event = json!({
@@ -3098,38 +2974,19 @@ mod tests {
             assert!(!printer.columns()[0].name.is_empty());
             for obj in &hostile {
                 let cells = printer.cells(obj, now());
-                assert_eq!(
-                    cells.len(),
-                    printer.columns().len(),
-                    "{group}/{resource} {obj}"
-                );
+                assert_eq!(cells.len(), printer.columns().len(), "{group}/{resource} {obj}");
             }
         }
     }
 
     #[test]
     fn wide_columns_have_priority_one() {
-        assert_eq!(
-            wide_names("apps", "deployments"),
-            ["Containers", "Images", "Selector"]
-        );
+        assert_eq!(wide_names("apps", "deployments"), ["Containers", "Images", "Selector"]);
         assert_eq!(wide_names("apps", "statefulsets"), ["Containers", "Images"]);
-        assert_eq!(
-            wide_names("apps", "daemonsets"),
-            ["Containers", "Images", "Selector"]
-        );
-        assert_eq!(
-            wide_names("apps", "replicasets"),
-            ["Containers", "Images", "Selector"]
-        );
-        assert_eq!(
-            wide_names("batch", "jobs"),
-            ["Containers", "Images", "Selector"]
-        );
-        assert_eq!(
-            wide_names("batch", "cronjobs"),
-            ["Containers", "Images", "Selector"]
-        );
+        assert_eq!(wide_names("apps", "daemonsets"), ["Containers", "Images", "Selector"]);
+        assert_eq!(wide_names("apps", "replicasets"), ["Containers", "Images", "Selector"]);
+        assert_eq!(wide_names("batch", "jobs"), ["Containers", "Images", "Selector"]);
+        assert_eq!(wide_names("batch", "cronjobs"), ["Containers", "Images", "Selector"]);
         assert_eq!(wide_names("", "persistentvolumeclaims"), ["VolumeMode"]);
         assert_eq!(
             wide_names("rbac.authorization.k8s.io", "rolebindings"),
@@ -3141,17 +2998,10 @@ mod tests {
         );
         assert!(wide_names("", "configmaps").is_empty());
         assert!(wide_names("scheduling.k8s.io", "priorityclasses").is_empty());
-        for (group, resource) in [
-            ("", "configmaps"),
-            ("apps", "deployments"),
-            ("batch", "jobs"),
-        ] {
+        for (group, resource) in [("", "configmaps"), ("apps", "deployments"), ("batch", "jobs")] {
             let printer = Printer::for_resource(group, resource);
             let name = &printer.columns()[0];
-            assert_eq!(
-                (&*name.name, &*name.format, name.priority),
-                ("Name", "name", 0)
-            );
+            assert_eq!((&*name.name, &*name.format, name.priority), ("Name", "name", 0));
         }
     }
 
@@ -3160,15 +3010,11 @@ mod tests {
     #[test]
     fn secrets() {
         assert_eq!(names("", "secrets"), ["Name", "Type", "Data", "Age"]);
-        let secret = json!({"metadata": meta("tls", 3600), "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}});
+        let secret =
+            json!({"metadata": meta("tls", 3600), "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}});
         assert_eq!(
             cells("", "secrets", secret),
-            vec![
-                json!("tls"),
-                json!("kubernetes.io/tls"),
-                json!(2),
-                json!("60m")
-            ]
+            vec![json!("tls"), json!("kubernetes.io/tls"), json!(2), json!("60m")]
         );
         let empty = cells("", "secrets", json!({"metadata": meta("e", 0)}));
         assert_eq!(empty, vec![json!("e"), json!(""), json!(0), json!("0s")]);
@@ -3177,16 +3023,12 @@ mod tests {
     #[test]
     fn serviceaccounts() {
         assert_eq!(names("", "serviceaccounts"), ["Name", "Secrets", "Age"]);
-        let sa =
-            json!({"metadata": meta("default", 200), "secrets": [{"name": "a"}, {"name": "b"}]});
+        let sa = json!({"metadata": meta("default", 200), "secrets": [{"name": "a"}, {"name": "b"}]});
         assert_eq!(
             cells("", "serviceaccounts", sa),
             vec![json!("default"), json!(2), json!("3m20s")]
         );
-        assert_eq!(
-            cells("", "serviceaccounts", json!({"metadata": meta("x", 0)}))[1],
-            0
-        );
+        assert_eq!(cells("", "serviceaccounts", json!({"metadata": meta("x", 0)}))[1], 0);
     }
 
     #[test]
@@ -3228,10 +3070,7 @@ mod tests {
             json!({"loadBalancer": {"ingress": [{"ip": "2.2.2.2"}]}}),
         );
         assert_eq!(lb_and_external[3], "2.2.2.2,8.8.8.8");
-        let external_only = svc(
-            json!({"type": "LoadBalancer", "externalIPs": ["8.8.8.8"]}),
-            json!({}),
-        );
+        let external_only = svc(json!({"type": "LoadBalancer", "externalIPs": ["8.8.8.8"]}), json!({}));
         assert_eq!(external_only[3], "8.8.8.8");
 
         let external_name = svc(
@@ -3335,10 +3174,7 @@ mod tests {
 
     #[test]
     fn resourcequotas() {
-        assert_eq!(
-            names("", "resourcequotas"),
-            ["Name", "Request", "Limit", "Age"]
-        );
+        assert_eq!(names("", "resourcequotas"), ["Name", "Request", "Limit", "Age"]);
         let quota = json!({
             "metadata": meta("q", 0),
             "status": {
@@ -3415,8 +3251,7 @@ mod tests {
         assert_eq!(series[7], "60m");
         assert_eq!(series[8], 42);
         // No last timestamp: last seen is the first seen; count 0 becomes 1.
-        let first_only =
-            row(json!({"metadata": meta("f", 0), "firstTimestamp": ago(125), "count": 0}));
+        let first_only = row(json!({"metadata": meta("f", 0), "firstTimestamp": ago(125), "count": 0}));
         assert_eq!(first_only[0], "2m5s");
         assert_eq!(first_only[7], "2m5s");
         assert_eq!(first_only[8], 1);
@@ -3595,14 +3430,7 @@ mod tests {
         let bare = cells("apps", "daemonsets", json!({"metadata": meta("b", 0)}));
         assert_eq!(
             bare[1..7].to_vec(),
-            vec![
-                json!(0),
-                json!(0),
-                json!(0),
-                json!(0),
-                json!(0),
-                json!("<none>")
-            ]
+            vec![json!(0), json!(0), json!(0), json!(0), json!(0), json!("<none>")]
         );
         assert_eq!(bare[10], "<none>");
     }
@@ -3702,14 +3530,8 @@ mod tests {
             )[1]
             .clone()
         };
-        assert_eq!(
-            status(json!([{"type": "Failed", "status": "True"}]), false),
-            "Failed"
-        );
-        assert_eq!(
-            status(json!([{"type": "Failed", "status": "True"}]), true),
-            "Failed"
-        );
+        assert_eq!(status(json!([{"type": "Failed", "status": "True"}]), false), "Failed");
+        assert_eq!(status(json!([{"type": "Failed", "status": "True"}]), true), "Failed");
         assert_eq!(status(json!([]), true), "Terminating");
         assert_eq!(
             status(json!([{"type": "Suspended", "status": "True"}]), false),
@@ -3724,10 +3546,7 @@ mod tests {
             "FailureTarget"
         );
         assert_eq!(
-            status(
-                json!([{"type": "SuccessCriteriaMet", "status": "True"}]),
-                false
-            ),
+            status(json!([{"type": "SuccessCriteriaMet", "status": "True"}]), false),
             "SuccessCriteriaMet"
         );
         // Only the first condition of a type counts.
@@ -3798,12 +3617,7 @@ mod tests {
         );
         assert_eq!(
             (&suspended[2], &suspended[3], &suspended[4], &suspended[5]),
-            (
-                &json!("<none>"),
-                &json!("True"),
-                &json!(0),
-                &json!("<none>")
-            )
+            (&json!("<none>"), &json!("True"), &json!(0), &json!("<none>"))
         );
         assert_eq!(
             cells("batch", "cronjobs", json!({"metadata": meta("u", 0)}))[3],
@@ -3844,12 +3658,7 @@ mod tests {
         let m = cells("networking.k8s.io", "ingresses", many);
         assert_eq!(
             (&m[1], &m[2], &m[3], &m[4]),
-            (
-                &json!("<none>"),
-                &json!("1,2,3 + 3 more..."),
-                &json!(""),
-                &json!("80")
-            )
+            (&json!("<none>"), &json!("1,2,3 + 3 more..."), &json!(""), &json!("80"))
         );
         let catch_all = cells(
             "networking.k8s.io",
@@ -3879,15 +3688,9 @@ mod tests {
             ]
         );
         let core = json!({"metadata": meta("c", 0), "spec": {"controller": "x", "parameters": {"kind": "ConfigMap", "name": "cm"}}});
-        assert_eq!(
-            cells("networking.k8s.io", "ingressclasses", core)[2],
-            "ConfigMap/cm"
-        );
+        assert_eq!(cells("networking.k8s.io", "ingressclasses", core)[2], "ConfigMap/cm");
         let none = json!({"metadata": meta("n", 0), "spec": {"controller": "x"}});
-        assert_eq!(
-            cells("networking.k8s.io", "ingressclasses", none)[2],
-            "<none>"
-        );
+        assert_eq!(cells("networking.k8s.io", "ingressclasses", none)[2], "<none>");
     }
 
     #[test]
@@ -3902,10 +3705,7 @@ mod tests {
             vec![json!("deny"), json!("app,role in (cache,db)"), json!("0s")]
         );
         let all = json!({"metadata": meta("all", 0), "spec": {"podSelector": {}}});
-        assert_eq!(
-            cells("networking.k8s.io", "networkpolicies", all)[1],
-            "<none>"
-        );
+        assert_eq!(cells("networking.k8s.io", "networkpolicies", all)[1], "<none>");
         assert_eq!(
             cells(
                 "networking.k8s.io",
@@ -3920,13 +3720,7 @@ mod tests {
     fn poddisruptionbudgets() {
         assert_eq!(
             names("policy", "poddisruptionbudgets"),
-            [
-                "Name",
-                "Min Available",
-                "Max Unavailable",
-                "Allowed Disruptions",
-                "Age"
-            ]
+            ["Name", "Min Available", "Max Unavailable", "Allowed Disruptions", "Age"]
         );
         let pdb = json!({"metadata": meta("p", 0), "spec": {"minAvailable": 2}, "status": {"disruptionsAllowed": 1}});
         assert_eq!(
@@ -3936,13 +3730,7 @@ mod tests {
         let pct = json!({"metadata": meta("q", 0), "spec": {"maxUnavailable": "25%"}});
         assert_eq!(
             cells("policy", "poddisruptionbudgets", pct),
-            vec![
-                json!("q"),
-                json!("N/A"),
-                json!("25%"),
-                json!(0),
-                json!("0s")
-            ]
+            vec![json!("q"), json!("N/A"), json!("25%"), json!(0), json!("0s")]
         );
     }
 
@@ -3950,15 +3738,7 @@ mod tests {
     fn horizontalpodautoscalers() {
         assert_eq!(
             names("autoscaling", "horizontalpodautoscalers"),
-            [
-                "Name",
-                "Reference",
-                "Targets",
-                "MinPods",
-                "MaxPods",
-                "Replicas",
-                "Age"
-            ]
+            ["Name", "Reference", "Targets", "MinPods", "MaxPods", "Replicas", "Age"]
         );
         let hpa = json!({
             "metadata": meta("web", 0),
@@ -3991,9 +3771,8 @@ mod tests {
                 json!("0s")
             ]
         );
-        let metrics = |specs: Value, statuses: Value| {
-            hpa_metrics(specs.as_array().unwrap(), statuses.as_array().unwrap())
-        };
+        let metrics =
+            |specs: Value, statuses: Value| hpa_metrics(specs.as_array().unwrap(), statuses.as_array().unwrap());
         assert_eq!(metrics(json!([]), json!([])), "<none>");
         assert_eq!(
             metrics(
@@ -4033,10 +3812,7 @@ mod tests {
             ),
             "cpu: 12%/<auto>, memory: <unknown>/1Gi"
         );
-        assert_eq!(
-            metrics(json!([{"type": "Weird"}]), json!([])),
-            "<unknown type>"
-        );
+        assert_eq!(metrics(json!([{"type": "Weird"}]), json!([])), "<unknown type>");
         assert_eq!(
             metrics(
                 json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"averageUtilization": 50}}}]),
@@ -4101,10 +3877,7 @@ mod tests {
                 .description
                 .starts_with("RoleRef can only reference a ClusterRole")
         );
-        assert_eq!(
-            crb_cols.columns()[3].description,
-            "Users in the clusterRoleBinding"
-        );
+        assert_eq!(crb_cols.columns()[3].description, "Users in the clusterRoleBinding");
         let rb = json!({
             "metadata": meta("read", 0),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
@@ -4144,14 +3917,7 @@ mod tests {
         );
         assert_eq!(
             bare,
-            vec![
-                json!("b"),
-                json!("/"),
-                json!("0s"),
-                json!(""),
-                json!(""),
-                json!("")
-            ]
+            vec![json!("b"), json!("/"), json!("0s"), json!(""), json!(""), json!("")]
         );
     }
 
@@ -4198,11 +3964,9 @@ mod tests {
                 json!("<unknown>")
             ]
         );
-        let not_default = json!({"metadata": {"name": "n", "annotations": {"storageclass.kubernetes.io/is-default-class": "false"}}});
-        assert_eq!(
-            cells("storage.k8s.io", "storageclasses", not_default)[0],
-            "n"
-        );
+        let not_default =
+            json!({"metadata": {"name": "n", "annotations": {"storageclass.kubernetes.io/is-default-class": "false"}}});
+        assert_eq!(cells("storage.k8s.io", "storageclasses", not_default)[0], "n");
     }
 
     #[test]
@@ -4227,30 +3991,19 @@ mod tests {
             "priorityclasses",
             json!({"metadata": meta("b", 0), "value": -5, "globalDefault": true}),
         );
-        assert_eq!(
-            bare,
-            vec![json!("b"), json!(-5), json!(true), json!("0s"), json!("")]
-        );
+        assert_eq!(bare, vec![json!("b"), json!(-5), json!(true), json!("0s"), json!("")]);
     }
 
     #[test]
     fn leases() {
-        assert_eq!(
-            names("coordination.k8s.io", "leases"),
-            ["Name", "Holder", "Age"]
-        );
-        let lease =
-            json!({"metadata": meta("kube-scheduler", 0), "spec": {"holderIdentity": "cp-1_abc"}});
+        assert_eq!(names("coordination.k8s.io", "leases"), ["Name", "Holder", "Age"]);
+        let lease = json!({"metadata": meta("kube-scheduler", 0), "spec": {"holderIdentity": "cp-1_abc"}});
         assert_eq!(
             cells("coordination.k8s.io", "leases", lease),
             vec![json!("kube-scheduler"), json!("cp-1_abc"), json!("0s")]
         );
         assert_eq!(
-            cells(
-                "coordination.k8s.io",
-                "leases",
-                json!({"metadata": meta("l", 0)})
-            )[1],
+            cells("coordination.k8s.io", "leases", json!({"metadata": meta("l", 0)}))[1],
             ""
         );
     }
@@ -4278,10 +4031,7 @@ mod tests {
             let obj = json!({"metadata": meta("w", 3600)});
             assert_eq!(printer.cells(&obj, now()), vec![json!("w"), json!("60m")]);
             // Nothing at the path: a null cell, as client-go's JSONPath finds no result.
-            assert_eq!(
-                printer.cells(&json!({}), now()),
-                vec![json!(""), Value::Null]
-            );
+            assert_eq!(printer.cells(&json!({}), now()), vec![json!(""), Value::Null]);
         }
     }
 
@@ -4300,12 +4050,7 @@ mod tests {
         let cols = printer.columns();
         assert_eq!(cols.len(), 9);
         assert_eq!(
-            (
-                &*cols[2].name,
-                &*cols[2].type_,
-                &*cols[2].format,
-                cols[2].priority
-            ),
+            (&*cols[2].name, &*cols[2].type_, &*cols[2].format, cols[2].priority),
             ("Replicas", "integer", "int32", 1)
         );
         assert_eq!(
@@ -4372,10 +4117,8 @@ mod tests {
     #[test]
     fn crd_string_columns_print_like_go() {
         let one = |value: Value| {
-            Printer::from_printer_columns(
-                &json!([{"name": "V", "type": "string", "jsonPath": ".v"}]),
-            )
-            .cells(&json!({"v": value}), now())[1]
+            Printer::from_printer_columns(&json!([{"name": "V", "type": "string", "jsonPath": ".v"}]))
+                .cells(&json!({"v": value}), now())[1]
                 .clone()
         };
         assert_eq!(one(json!(42)), "42");
@@ -4437,29 +4180,17 @@ mod tests {
             Some(json!("web"))
         );
         assert_eq!(jp(".metadata.annotations['a.b/c']", &obj), Some(json!("d")));
-        assert_eq!(
-            jp(".metadata.annotations[\"a.b/c\"]", &obj),
-            Some(json!("d"))
-        );
+        assert_eq!(jp(".metadata.annotations[\"a.b/c\"]", &obj), Some(json!("d")));
         assert_eq!(jp(".spec.items[1].name", &obj), Some(json!("second")));
         assert_eq!(jp(".spec.items[-1].name", &obj), Some(json!("third")));
         assert_eq!(jp(".spec.items[*].name", &obj), Some(json!("first")));
         assert_eq!(jp(".spec.items[1:].name", &obj), Some(json!("second")));
         assert_eq!(jp(".spec.items[0:3:2].n", &obj), Some(json!(1)));
         assert_eq!(jp(".spec.items[2,0].name", &obj), Some(json!("third")));
-        assert_eq!(
-            jp(".spec.items[?(@.n>1)].name", &obj),
-            Some(json!("second"))
-        );
-        assert_eq!(
-            jp(".spec.items[?(@.n >= 3)].name", &obj),
-            Some(json!("third"))
-        );
+        assert_eq!(jp(".spec.items[?(@.n>1)].name", &obj), Some(json!("second")));
+        assert_eq!(jp(".spec.items[?(@.n >= 3)].name", &obj), Some(json!("third")));
         assert_eq!(jp(".spec.items[?(@.n<2)].name", &obj), Some(json!("first")));
-        assert_eq!(
-            jp(".spec.items[?(@.name!='first')].n", &obj),
-            Some(json!(2))
-        );
+        assert_eq!(jp(".spec.items[?(@.name!='first')].n", &obj), Some(json!(2)));
         assert_eq!(
             jp(".status.conditions[?(@.type==\"Ready\")].status", &obj),
             Some(json!("True"))
@@ -4468,20 +4199,11 @@ mod tests {
             jp(".status.conditions[?(@.type=='Synced')].status", &obj),
             Some(json!("False"))
         );
-        assert_eq!(
-            jp(".status.conditions[?(@.reason)].type", &obj),
-            Some(json!("Ready"))
-        );
-        assert_eq!(
-            jp(".status.conditions[?(@.type==\"Nope\")].status", &obj),
-            None
-        );
+        assert_eq!(jp(".status.conditions[?(@.reason)].type", &obj), Some(json!("Ready")));
+        assert_eq!(jp(".status.conditions[?(@.type==\"Nope\")].status", &obj), None);
         assert_eq!(jp("..deep.name", &obj), Some(json!("deep-name")));
         assert_eq!(jp(".spec.*", &obj).map(|v| v.is_array()), Some(true));
-        assert_eq!(
-            jp(".spec.nested", &obj),
-            Some(json!({"deep": {"name": "deep-name"}}))
-        );
+        assert_eq!(jp(".spec.nested", &obj), Some(json!({"deep": {"name": "deep-name"}})));
         assert_eq!(jp(".spec.missing.deeper", &obj), None);
         assert_eq!(jp(".spec.items[7].name", &obj), None);
         assert_eq!(jp(".metadata.name[0]", &obj), None);
@@ -4541,10 +4263,7 @@ mod tests {
     fn label_selectors_format_like_metav1() {
         assert_eq!(format_label_selector(None), "<none>");
         assert_eq!(format_label_selector(Some(&json!({}))), "<none>");
-        assert_eq!(
-            format_label_selector(Some(&json!({"matchLabels": {}}))),
-            "<none>"
-        );
+        assert_eq!(format_label_selector(Some(&json!({"matchLabels": {}}))), "<none>");
         assert_eq!(
             format_label_selector(Some(&json!({"matchLabels": {"b": "2", "a": ""}}))),
             "a=,b=2"
@@ -4597,10 +4316,7 @@ mod tests {
         assert_eq!(format_labels(None), "<none>");
         assert_eq!(format_labels(Some(&json!({}))), "<none>");
         // Go sorts the "k=v" strings, so "a.b=…" precedes "a=…".
-        assert_eq!(
-            format_labels(Some(&json!({"a": "x", "a.b": "y"}))),
-            "a.b=y,a=x"
-        );
+        assert_eq!(format_labels(Some(&json!({"a": "x", "a.b": "y"}))), "a.b=y,a=x");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The server's PKI: a CA and a serving certificate generated on first start, and the
 //! admin kubeconfig that trusts them.
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SanType,
+};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::{Path, PathBuf};
@@ -47,15 +50,27 @@ fn read(path: &Path) -> Result<Option<String>, TlsError> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(TlsError::Io { path: path.into(), source }),
+        Err(source) => Err(TlsError::Io {
+            path: path.into(),
+            source,
+        }),
     }
 }
 
 fn write_private(path: &Path, contents: &str) -> Result<(), TlsError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| TlsError::Io { path: path.into(), source };
-    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path).map_err(io)?;
+    let io = |source| TlsError::Io {
+        path: path.into(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
     f.write_all(contents.as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)
 }
@@ -63,7 +78,9 @@ fn write_private(path: &Path, contents: &str) -> Result<(), TlsError> {
 fn random_token() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    (0..40).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])).collect()
+    (0..40)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
+        .collect()
 }
 
 impl Pki {
@@ -78,7 +95,11 @@ impl Pki {
                 let mut p = CertificateParams::new(Vec::<String>::new())?;
                 p.distinguished_name.push(DnType::CommonName, "ubernetes-ca");
                 p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-                p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+                p.key_usages = vec![
+                    KeyUsagePurpose::KeyCertSign,
+                    KeyUsagePurpose::CrlSign,
+                    KeyUsagePurpose::DigitalSignature,
+                ];
                 p.not_after = rcgen::date_time_ymd(2036, 1, 1);
                 let key = KeyPair::generate()?;
                 let cert = p.self_signed(&key)?;
@@ -96,7 +117,8 @@ impl Pki {
                 let issuer = Issuer::from_ca_cert_pem(&ca_cert_pem, ca_key)?;
                 let mut p = CertificateParams::new(Vec::<String>::new())?;
                 p.distinguished_name.push(DnType::CommonName, "ubernetes-apiserver");
-                let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "kubernetes.default.svc".into()];
+                let mut names: Vec<String> =
+                    vec!["localhost".into(), "127.0.0.1".into(), "kubernetes.default.svc".into()];
                 names.extend(hosts.iter().cloned());
                 names.sort();
                 names.dedup();
@@ -125,7 +147,12 @@ impl Pki {
                 t
             }
         };
-        Ok(Self { ca_cert_pem, serving_cert_pem, serving_key_pem, admin_token })
+        Ok(Self {
+            ca_cert_pem,
+            serving_cert_pem,
+            serving_key_pem,
+            admin_token,
+        })
     }
 
     /// A rustls server config (HTTP/2 and HTTP/1.1 via ALPN).
@@ -133,7 +160,8 @@ impl Pki {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(self.serving_cert_pem.as_bytes())
             .collect::<Result<_, _>>()
             .map_err(|e| TlsError::Pem(e.to_string()))?;
-        let key = PrivateKeyDer::from_pem_slice(self.serving_key_pem.as_bytes()).map_err(|e| TlsError::Pem(e.to_string()))?;
+        let key =
+            PrivateKeyDer::from_pem_slice(self.serving_key_pem.as_bytes()).map_err(|e| TlsError::Pem(e.to_string()))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?

@@ -31,14 +31,19 @@ pub struct AuthLayer {
 impl AuthLayer {
     /// Accepts `token` as the admin bearer token.
     pub fn new(token: &str) -> Self {
-        Self { token: Arc::from(token) }
+        Self {
+            token: Arc::from(token),
+        }
     }
 }
 
 impl<S> Layer<S> for AuthLayer {
     type Service = Auth<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Auth { inner, token: self.token.clone() }
+        Auth {
+            inner,
+            token: self.token.clone(),
+        }
     }
 }
 

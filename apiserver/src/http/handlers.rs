@@ -107,7 +107,11 @@ pub async fn put(
     }
     let ev = server
         .store
-        .write(WriteOp::Put { key, value, precondition })
+        .write(WriteOp::Put {
+            key,
+            value,
+            precondition,
+        })
         .await
         .map_err(|e| store_error(info, name, e))?;
     set_rv(&mut obj, ev.revision());
@@ -130,7 +134,11 @@ pub fn decode_body(info: &ResourceInfo, body: &[u8]) -> ApiResult<Value> {
         )));
     };
     let kind = o.get("kind").and_then(|k| k.as_str()).unwrap_or(&info.kind).to_string();
-    let api_version = o.get("apiVersion").and_then(|k| k.as_str()).map(str::to_string).unwrap_or_else(|| info.api_version());
+    let api_version = o
+        .get("apiVersion")
+        .and_then(|k| k.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| info.api_version());
     if kind != info.kind {
         return Err(ApiError::bad_request(format!(
             "{kind} in version {:?} cannot be handled as a {}: converting ({kind}) to ({}): unknown conversion",
@@ -155,9 +163,14 @@ pub fn decode_body(info: &ResourceInfo, body: &[u8]) -> ApiResult<Value> {
 /// Decodes through the kind's typed struct: type errors are 400, unknown fields are
 /// dropped and reported per `fieldValidation` (Strict: 400; Warn, the default: warnings).
 pub fn normalize(info: &ResourceInfo, v: Value, validation: Option<&str>) -> ApiResult<(Value, Vec<String>)> {
-    let Some(check) = info.typed_check else { return Ok((v, Vec::new())) };
+    let Some(check) = info.typed_check else {
+        return Ok((v, Vec::new()));
+    };
     let typed = check(&v).map_err(|e| {
-        ApiError::bad_request(format!("{} in version {:?} cannot be handled as a {}: {e}", info.kind, info.version, info.kind))
+        ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: {e}",
+            info.kind, info.version, info.kind
+        ))
     })?;
     let mut unknown = Vec::new();
     unknown_fields(&v, &typed, "", &mut unknown);
@@ -180,7 +193,11 @@ fn unknown_fields(given: &Value, decoded: &Value, path: &str, out: &mut Vec<Stri
     match (given, decoded) {
         (Value::Object(g), Value::Object(d)) => {
             for (k, gv) in g {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match d.get(k) {
                     None if !gv.is_null() => out.push(p),
                     Some(dv) => unknown_fields(gv, dv, &p, out),
@@ -297,8 +314,15 @@ impl Selectors {
             Some(s) => FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?,
             None => FieldSelector::everything(),
         };
-        fields.validate_for(&info.group, &info.plural).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        Ok(Self { labels, fields, group: info.group.clone(), resource: info.plural.clone() })
+        fields
+            .validate_for(&info.group, &info.plural)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok(Self {
+            labels,
+            fields,
+            group: info.group.clone(),
+            resource: info.plural.clone(),
+        })
     }
 
     /// Whether an object matches both selectors.
@@ -322,7 +346,11 @@ struct ContinueToken {
 }
 
 fn encode_continue(rv: u64, after: &str) -> String {
-    let t = ContinueToken { v: "meta.k8s.io/v1".into(), rv, start: format!("/{after}\u{0}") };
+    let t = ContinueToken {
+        v: "meta.k8s.io/v1".into(),
+        rv,
+        start: format!("/{after}\u{0}"),
+    };
     let raw = serde_json::to_vec(&t).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
@@ -335,7 +363,9 @@ fn decode_continue(token: &str) -> ApiResult<(u64, String)> {
         .map_err(|e| bad(format!("continue key is not valid: {e}")))?;
     let t: ContinueToken = serde_json::from_slice(&raw).map_err(|e| bad(format!("continue key is not valid: {e}")))?;
     if t.v != "meta.k8s.io/v1" {
-        return Err(bad("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into()));
+        return Err(bad(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into(),
+        ));
     }
     let start = t.start.trim_end_matches('\u{0}').trim_start_matches('/').to_string();
     if start.contains("..") {
@@ -367,7 +397,11 @@ pub async fn list(ctx: &Ctx<'_>) -> ApiResult<Response<Body>> {
             }
         }
     }
-    let namespace = if ctx.info.namespaced { ctx.path.namespace.as_deref() } else { None };
+    let namespace = if ctx.info.namespaced {
+        ctx.path.namespace.as_deref()
+    } else {
+        None
+    };
     let page = ctx
         .server
         .cache
@@ -379,7 +413,10 @@ pub async fn list(ctx: &Ctx<'_>) -> ApiResult<Response<Body>> {
                 ApiError::expired(e.to_string())
             }
         })?;
-    let cont = page.continue_after.as_deref().map(|k| encode_continue(page.revision, k));
+    let cont = page
+        .continue_after
+        .as_deref()
+        .map(|k| encode_continue(page.revision, k));
     let rv = page.revision.to_string();
     match ctx.output {
         Output::Table => {
@@ -408,7 +445,10 @@ pub async fn list(ctx: &Ctx<'_>) -> ApiResult<Response<Body>> {
                 meta["continue"] = json!(c);
                 meta["remainingItemCount"] = json!(page.remaining);
             }
-            Ok(response::json_bytes(StatusCode::OK, list_bytes(&ctx.info, &meta, page.items.iter().map(|o| &o.json))))
+            Ok(response::json_bytes(
+                StatusCode::OK,
+                list_bytes(&ctx.info, &meta, page.items.iter().map(|o| &o.json)),
+            ))
         }
     }
 }
@@ -437,7 +477,12 @@ async fn wait_not_older(ctx: &Ctx<'_>, rv: u64) -> ApiResult<()> {
     let wait = ctx.server.cache.wait_for(rv);
     tokio::time::timeout(std::time::Duration::from_secs(3), wait)
         .await
-        .map_err(|_| ApiError::timeout(format!("Too large resource version: {rv}, current: {}", ctx.server.cache.revision())))
+        .map_err(|_| {
+            ApiError::timeout(format!(
+                "Too large resource version: {rv}, current: {}",
+                ctx.server.cache.revision()
+            ))
+        })
 }
 
 fn check_namespace(ctx: &Ctx<'_>, obj: &mut Value, name: &str) -> ApiResult<()> {
@@ -448,7 +493,9 @@ fn check_namespace(ctx: &Ctx<'_>, obj: &mut Value, name: &str) -> ApiResult<()> 
         return Ok(());
     }
     let Some(ns) = ctx.path.namespace.clone() else {
-        return Err(ApiError::bad_request("the server could not find the requested resource: a namespace is required"));
+        return Err(ApiError::bad_request(
+            "the server could not find the requested resource: a namespace is required",
+        ));
     };
     match objects::meta_str(obj, "namespace") {
         Some(body_ns) if !body_ns.is_empty() && body_ns != ns => {
@@ -459,18 +506,26 @@ fn check_namespace(ctx: &Ctx<'_>, obj: &mut Value, name: &str) -> ApiResult<()> 
         _ => {}
     }
     objects::meta_mut(obj)?.insert("namespace".into(), json!(ns));
-    let nsobj = ctx
-        .server
-        .cache
-        .get("/registry/core/namespaces/", &ns)
-        .ok_or_else(|| ApiError::not_found(crate::error::GroupResource { group: "", resource: "namespaces" }, &ns))?;
+    let nsobj = ctx.server.cache.get("/registry/core/namespaces/", &ns).ok_or_else(|| {
+        ApiError::not_found(
+            crate::error::GroupResource {
+                group: "",
+                resource: "namespaces",
+            },
+            &ns,
+        )
+    })?;
     if nsobj.value().pointer("/metadata/deletionTimestamp").is_some() {
         return Err(ApiError::forbidden(
             ctx.info.group_resource(),
             name,
             &format!("unable to create new content in namespace {ns} because it is being terminated"),
         )
-        .with_causes(vec![cause("NamespaceTerminating", "metadata.namespace", format!("namespace {ns} is being terminated"))]));
+        .with_causes(vec![cause(
+            "NamespaceTerminating",
+            "metadata.namespace",
+            format!("namespace {ns} is being terminated"),
+        )]));
     }
     Ok(())
 }
@@ -502,8 +557,20 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
     check_namespace(ctx, &mut obj, &name)?;
     prepare_create(&ctx.info, &mut obj)?;
     let key = ctx.key(&name);
-    let created = put(ctx.server, &ctx.info, key, &name, obj, Precondition::MustNotExist, ctx.query.dry_run).await?;
-    Ok(response::with_warnings(render_value(ctx, &created, StatusCode::CREATED), &warnings))
+    let created = put(
+        ctx.server,
+        &ctx.info,
+        key,
+        &name,
+        obj,
+        Precondition::MustNotExist,
+        ctx.query.dry_run,
+    )
+    .await?;
+    Ok(response::with_warnings(
+        render_value(ctx, &created, StatusCode::CREATED),
+        &warnings,
+    ))
 }
 
 /// Server-set metadata and defaults of a new object.
@@ -512,7 +579,12 @@ pub fn prepare_create(info: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
     let m = objects::meta_mut(obj)?;
     m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     m.insert("creationTimestamp".into(), json!(objects::now_rfc3339()));
-    for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+    for f in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
         m.remove(f);
     }
     if tracks {
@@ -568,7 +640,14 @@ fn prepare_update(info: &ResourceInfo, old: &Value, new: &mut Value, status_only
     }
     let old_meta = old.get("metadata").cloned().unwrap_or(json!({}));
     let m = objects::meta_mut(&mut next)?;
-    for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace"] {
+    for f in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "namespace",
+    ] {
         match old_meta.get(f) {
             Some(v) => m.insert(f.into(), v.clone()),
             None => m.remove(f),
@@ -609,7 +688,10 @@ where
     F: FnMut(&Value, u64) -> ApiResult<Change>,
 {
     for _ in 0..16 {
-        let cur = server.cache.get(prefix, suffix).ok_or_else(|| ApiError::not_found(info.group_resource(), name))?;
+        let cur = server
+            .cache
+            .get(prefix, suffix)
+            .ok_or_else(|| ApiError::not_found(info.group_resource(), name))?;
         let old = cur.value();
         let mut new = match f(&old, cur.rv)? {
             Change::Unchanged => return Ok((old, false)),
@@ -625,7 +707,14 @@ where
         if finalized {
             // The last finalizer is gone from an object being deleted: remove it now.
             if !dry_run {
-                match server.store.write(WriteOp::Delete { key, precondition: Precondition::ModRevision(cur.rv) }).await {
+                match server
+                    .store
+                    .write(WriteOp::Delete {
+                        key,
+                        precondition: Precondition::ModRevision(cur.rv),
+                    })
+                    .await
+                {
                     Ok(ev) => set_rv(&mut new, ev.revision()),
                     Err(StoreError::Conflict { .. }) => continue,
                     Err(e) => return Err(store_error(info, name, e)),
@@ -645,7 +734,8 @@ where
 /// and for namespaces also `spec.finalizers` (released by the namespace controller).
 pub fn has_pending_finalizers(info: &ResourceInfo, obj: &Value) -> bool {
     let non_empty = |p: &str| obj.pointer(p).and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty());
-    non_empty("/metadata/finalizers") || (info.group.is_empty() && info.plural == "namespaces" && non_empty("/spec/finalizers"))
+    non_empty("/metadata/finalizers")
+        || (info.group.is_empty() && info.plural == "namespaces" && non_empty("/spec/finalizers"))
 }
 
 /// PUT: replace (also `/status`).
@@ -681,24 +771,36 @@ pub async fn update(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
         objects::meta_mut(&mut obj)?.insert("namespace".into(), json!(ns));
     }
     let pinned: Option<u64> = match objects::meta_str(&obj, "resourceVersion") {
-        Some(rv) if !rv.is_empty() => Some(rv.parse().map_err(|_| {
-            ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
-        })?),
+        Some(rv) if !rv.is_empty() => Some(
+            rv.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+        ),
         _ => None,
     };
     let info = ctx.info.clone();
-    let (v, _) = update_with(ctx.server, &info, &ctx.prefix(), &ctx.suffix(&name), &name, ctx.query.dry_run, |old, cur_rv| {
-        if let Some(p) = pinned
-            && p != cur_rv
-        {
-            return Err(ApiError::conflict(info.group_resource(), &name));
-        }
-        let mut new = obj.clone();
-        prepare_update(&info, old, &mut new, status_only)?;
-        Ok(Change::Write(new))
-    })
+    let (v, _) = update_with(
+        ctx.server,
+        &info,
+        &ctx.prefix(),
+        &ctx.suffix(&name),
+        &name,
+        ctx.query.dry_run,
+        |old, cur_rv| {
+            if let Some(p) = pinned
+                && p != cur_rv
+            {
+                return Err(ApiError::conflict(info.group_resource(), &name));
+            }
+            let mut new = obj.clone();
+            prepare_update(&info, old, &mut new, status_only)?;
+            Ok(Change::Write(new))
+        },
+    )
     .await?;
-    Ok(response::with_warnings(render_value(ctx, &v, StatusCode::OK), &warnings))
+    Ok(response::with_warnings(
+        render_value(ctx, &v, StatusCode::OK),
+        &warnings,
+    ))
 }
 
 /// PATCH with JSON patch or merge patch (strategic merge and apply come with the patch engine).
@@ -724,9 +826,9 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
             serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?,
         ),
         _ => {
-            return Err(ApiError::unsupported_media_type(format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json"
-            )));
+            return Err(ApiError::unsupported_media_type(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json",
+            ));
         }
     };
     if ctx.query.force.is_some() {
@@ -734,42 +836,62 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
             "meta.k8s.io",
             "PatchOptions",
             "",
-            vec![cause("FieldValueForbidden", "force", "Forbidden: may not be specified for non-apply patch")],
+            vec![cause(
+                "FieldValueForbidden",
+                "force",
+                "Forbidden: may not be specified for non-apply patch",
+            )],
         ));
     }
     let info = ctx.info.clone();
     let mut warnings = Vec::new();
     let validation = ctx.query.field_validation.clone();
-    let (v, _) = update_with(ctx.server, &info, &ctx.prefix(), &ctx.suffix(&name), &name, ctx.query.dry_run, |old, cur_rv| {
-        let mut new = old.clone();
-        match &kind {
-            Kind::Json(p) => json_patch::patch(&mut new, &p.0).map_err(|e| {
-                ApiError::invalid(&info.group, &info.kind, &name, vec![cause("FieldValueInvalid", "", e.to_string())])
-            })?,
-            Kind::Merge(p) => json_patch::merge(&mut new, p),
-        }
-        if let Some(rv) = objects::meta_str(&new, "resourceVersion")
-            && rv != cur_rv.to_string()
-        {
-            return Err(ApiError::conflict(info.group_resource(), &name));
-        }
-        if objects::meta_str(&new, "name") != Some(name.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({}) does not match the name on the URL ({name})",
-                objects::meta_str(&new, "name").unwrap_or("")
-            )));
-        }
-        let (mut new, w) = normalize(&info, new, validation.as_deref())?;
-        warnings = w;
-        let causes = objects::validate_meta(&info, &new, false);
-        if !causes.is_empty() {
-            return Err(ApiError::invalid(&info.group, &info.kind, &name, causes));
-        }
-        prepare_update(&info, old, &mut new, status_only)?;
-        Ok(Change::Write(new))
-    })
+    let (v, _) = update_with(
+        ctx.server,
+        &info,
+        &ctx.prefix(),
+        &ctx.suffix(&name),
+        &name,
+        ctx.query.dry_run,
+        |old, cur_rv| {
+            let mut new = old.clone();
+            match &kind {
+                Kind::Json(p) => json_patch::patch(&mut new, &p.0).map_err(|e| {
+                    ApiError::invalid(
+                        &info.group,
+                        &info.kind,
+                        &name,
+                        vec![cause("FieldValueInvalid", "", e.to_string())],
+                    )
+                })?,
+                Kind::Merge(p) => json_patch::merge(&mut new, p),
+            }
+            if let Some(rv) = objects::meta_str(&new, "resourceVersion")
+                && rv != cur_rv.to_string()
+            {
+                return Err(ApiError::conflict(info.group_resource(), &name));
+            }
+            if objects::meta_str(&new, "name") != Some(name.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({}) does not match the name on the URL ({name})",
+                    objects::meta_str(&new, "name").unwrap_or("")
+                )));
+            }
+            let (mut new, w) = normalize(&info, new, validation.as_deref())?;
+            warnings = w;
+            let causes = objects::validate_meta(&info, &new, false);
+            if !causes.is_empty() {
+                return Err(ApiError::invalid(&info.group, &info.kind, &name, causes));
+            }
+            prepare_update(&info, old, &mut new, status_only)?;
+            Ok(Change::Write(new))
+        },
+    )
     .await?;
-    Ok(response::with_warnings(render_value(ctx, &v, StatusCode::OK), &warnings))
+    Ok(response::with_warnings(
+        render_value(ctx, &v, StatusCode::OK),
+        &warnings,
+    ))
 }
 
 /// Options of a delete, from the body (DeleteOptions) and the query.
@@ -782,10 +904,17 @@ struct DeleteOptions {
 }
 
 fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<DeleteOptions> {
-    let mut o = DeleteOptions { propagation: ctx.query.propagation_policy.clone(), dry_run: ctx.query.dry_run, ..Default::default() };
+    let mut o = DeleteOptions {
+        propagation: ctx.query.propagation_policy.clone(),
+        dry_run: ctx.query.dry_run,
+        ..Default::default()
+    };
     if !body.iter().all(|b| b.is_ascii_whitespace()) {
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded as DeleteOptions: {e}")))?;
+        let v: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body of the request could not be decoded as DeleteOptions: {e}"
+            ))
+        })?;
         if let Some(p) = v.get("propagationPolicy").and_then(|p| p.as_str()) {
             o.propagation = Some(p.to_string());
         }
@@ -807,7 +936,9 @@ fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<DeleteOptions> {
             vec![cause(
                 "FieldValueNotSupported",
                 "propagationPolicy",
-                format!("Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+                format!(
+                    "Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+                ),
             )],
         ));
     }
@@ -822,7 +953,11 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> ApiResul
     let info = ctx.info.clone();
     let is_ns = info.group.is_empty() && info.plural == "namespaces";
     if is_ns && PROTECTED_NAMESPACES.contains(&name) {
-        return Err(ApiError::forbidden(info.group_resource(), name, "this namespace may not be deleted"));
+        return Err(ApiError::forbidden(
+            info.group_resource(),
+            name,
+            "this namespace may not be deleted",
+        ));
     }
     let cur = ctx.current(name)?;
     let old = cur.value();
@@ -832,7 +967,10 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> ApiResul
         return Err(ApiError::conflict_with(
             info.group_resource(),
             name,
-            &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", objects::meta_str(&old, "uid").unwrap_or("")),
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                objects::meta_str(&old, "uid").unwrap_or("")
+            ),
         ));
     }
     if let Some(rv) = &opts.resource_version
@@ -841,38 +979,54 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> ApiResul
         return Err(ApiError::conflict_with(
             info.group_resource(),
             name,
-            &format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}", cur.rv),
+            &format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                cur.rv
+            ),
         ));
     }
-    let has_finalizers =
-        old.pointer("/metadata/finalizers").and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty());
+    let has_finalizers = old
+        .pointer("/metadata/finalizers")
+        .and_then(|f| f.as_array())
+        .is_some_and(|a| !a.is_empty());
     if is_ns || has_finalizers {
         // Graceful: mark for deletion; the namespace controller or finalizer owners finish it.
-        let (v, _) = update_with(ctx.server, &info, &ctx.prefix(), &ctx.suffix(name), name, opts.dry_run, |old, _| {
-            if old.pointer("/metadata/deletionTimestamp").is_some() {
-                return Ok(Change::Unchanged);
-            }
-            let mut new = old.clone();
-            let gen_tracked = objects::tracks_generation(&info);
-            let m = objects::meta_mut(&mut new)?;
-            m.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
-            m.insert("deletionGracePeriodSeconds".into(), json!(0));
-            if gen_tracked {
-                let g = m.get("generation").and_then(|g| g.as_i64()).unwrap_or(0);
-                m.insert("generation".into(), json!(g + 1));
-            }
-            if is_ns {
-                new["status"]["phase"] = json!("Terminating");
-            }
-            Ok(Change::Write(new))
-        })
+        let (v, _) = update_with(
+            ctx.server,
+            &info,
+            &ctx.prefix(),
+            &ctx.suffix(name),
+            name,
+            opts.dry_run,
+            |old, _| {
+                if old.pointer("/metadata/deletionTimestamp").is_some() {
+                    return Ok(Change::Unchanged);
+                }
+                let mut new = old.clone();
+                let gen_tracked = objects::tracks_generation(&info);
+                let m = objects::meta_mut(&mut new)?;
+                m.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
+                m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                if gen_tracked {
+                    let g = m.get("generation").and_then(|g| g.as_i64()).unwrap_or(0);
+                    m.insert("generation".into(), json!(g + 1));
+                }
+                if is_ns {
+                    new["status"]["phase"] = json!("Terminating");
+                }
+                Ok(Change::Write(new))
+            },
+        )
         .await?;
         return Ok((v, false));
     }
     if !opts.dry_run {
         ctx.server
             .store
-            .write(WriteOp::Delete { key: ctx.key(name), precondition: Precondition::ModRevision(cur.rv) })
+            .write(WriteOp::Delete {
+                key: ctx.key(name),
+                precondition: Precondition::ModRevision(cur.rv),
+            })
             .await
             .map_err(|e| store_error(&info, name, e))?;
     }
@@ -887,7 +1041,8 @@ pub async fn delete(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
     if !gone {
         return Ok(render_value(ctx, &obj, StatusCode::OK));
     }
-    let mut details = json!({"name": name, "kind": ctx.info.plural, "uid": objects::meta_str(&obj, "uid").unwrap_or("")});
+    let mut details =
+        json!({"name": name, "kind": ctx.info.plural, "uid": objects::meta_str(&obj, "uid").unwrap_or("")});
     if !ctx.info.group.is_empty() {
         details["group"] = json!(ctx.info.group);
     }
@@ -904,7 +1059,11 @@ pub async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response
     }
     let opts = delete_options(ctx, body)?;
     let sel = Selectors::from_query(&ctx.info, &ctx.query)?;
-    let namespace = if ctx.info.namespaced { ctx.path.namespace.as_deref() } else { None };
+    let namespace = if ctx.info.namespaced {
+        ctx.path.namespace.as_deref()
+    } else {
+        None
+    };
     let page = ctx
         .server
         .cache
@@ -915,7 +1074,10 @@ pub async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response
         let sub = Ctx {
             server: ctx.server,
             info: ctx.info.clone(),
-            path: ResourcePath { namespace: Some(o.namespace.clone()).filter(|n| !n.is_empty()), ..ctx.path.clone() },
+            path: ResourcePath {
+                namespace: Some(o.namespace.clone()).filter(|n| !n.is_empty()),
+                ..ctx.path.clone()
+            },
             query: ctx.query.clone(),
             output: ctx.output,
         };
@@ -926,8 +1088,14 @@ pub async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response
         }
     }
     let meta = json!({"resourceVersion": ctx.server.cache.revision().to_string()});
-    let bytes: Vec<Bytes> = deleted.iter().map(|v| Bytes::from(serde_json::to_vec(v).unwrap_or_default())).collect();
-    Ok(response::json_bytes(StatusCode::OK, list_bytes(&ctx.info, &meta, bytes.iter())))
+    let bytes: Vec<Bytes> = deleted
+        .iter()
+        .map(|v| Bytes::from(serde_json::to_vec(v).unwrap_or_default()))
+        .collect();
+    Ok(response::json_bytes(
+        StatusCode::OK,
+        list_bytes(&ctx.info, &meta, bytes.iter()),
+    ))
 }
 
 #[cfg(test)]
@@ -937,7 +1105,9 @@ mod tests {
     #[test]
     fn continue_token_round_trips_in_kube_format() {
         let t = encode_continue(13154, "ns/c1");
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&t).expect("b64");
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&t)
+            .expect("b64");
         let v: Value = serde_json::from_slice(&raw).expect("json");
         assert_eq!(v, json!({"v":"meta.k8s.io/v1","rv":13154,"start":"/ns/c1\u{0}"}));
         assert_eq!(decode_continue(&t).expect("decode"), (13154, "ns/c1".to_string()));

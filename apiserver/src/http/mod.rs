@@ -24,7 +24,10 @@ use std::sync::Arc;
 /// Reads a request body up to the server's limit (413 beyond it).
 async fn read_body(req: Request<Incoming>, limit: usize) -> ApiResult<(http::request::Parts, Bytes)> {
     let (parts, body) = req.into_parts();
-    if let Some(len) = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+    if let Some(len) = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         && len > limit
     {
         return Err(ApiError::too_large(limit));
@@ -44,7 +47,7 @@ pub async fn handle(server: Arc<ApiServer>, req: Request<Incoming>) -> Response<
     }
 }
 
-fn header_str<'a>(parts: &'a http::request::Parts, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(parts: &http::request::Parts, name: header::HeaderName) -> Option<&str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -52,19 +55,40 @@ async fn dispatch(server: &Arc<ApiServer>, req: Request<Incoming>) -> ApiResult<
     let route = route::parse(req.uri().path());
     let (parts, body) = read_body(req, server.settings.max_body_bytes).await?;
     let accept = header_str(&parts, header::ACCEPT);
-    let get_only = |r: Response<Body>| if parts.method == Method::GET { Ok(r) } else { Err(ApiError::method_not_allowed(parts.method.as_str())) };
+    let get_only = |r: Response<Body>| {
+        if parts.method == Method::GET {
+            Ok(r)
+        } else {
+            Err(ApiError::method_not_allowed(parts.method.as_str()))
+        }
+    };
     let reg = server.registry();
     match route {
         Route::Version => get_only(response::json(StatusCode::OK, &version())),
         Route::Health { check, sub } => get_only(health(&check, sub.as_deref(), parts.uri.query())),
-        Route::Metrics => get_only(response::full(StatusCode::OK, "text/plain; version=0.0.4", crate::metrics::render(server))),
+        Route::Metrics => get_only(response::full(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            crate::metrics::render(server),
+        )),
         Route::CoreGroup => get_only(if discovery::wants_aggregated(accept) {
-            response::full(StatusCode::OK, discovery::AGGREGATED_CONTENT_TYPE, discovery::aggregated(&reg, true).to_string())
+            response::full(
+                StatusCode::OK,
+                discovery::AGGREGATED_CONTENT_TYPE,
+                discovery::aggregated(&reg, true).to_string(),
+            )
         } else {
-            response::json(StatusCode::OK, &discovery::core_versions(&server.settings.advertise_address))
+            response::json(
+                StatusCode::OK,
+                &discovery::core_versions(&server.settings.advertise_address),
+            )
         }),
         Route::Groups => get_only(if discovery::wants_aggregated(accept) {
-            response::full(StatusCode::OK, discovery::AGGREGATED_CONTENT_TYPE, discovery::aggregated(&reg, false).to_string())
+            response::full(
+                StatusCode::OK,
+                discovery::AGGREGATED_CONTENT_TYPE,
+                discovery::aggregated(&reg, false).to_string(),
+            )
         } else {
             response::json(StatusCode::OK, &discovery::group_list(&reg))
         }),
@@ -94,7 +118,7 @@ async fn dispatch(server: &Arc<ApiServer>, req: Request<Incoming>) -> ApiResult<
         Route::Resource(path) => {
             let Some(info) = reg.get(&path.group, &path.version, &path.plural) else {
                 // Unknown groups get Go's plain 404; unknown resources of a served group a Status.
-                if reg.versions(&path.group).iter().any(|v| *v == path.version) {
+                if reg.versions(&path.group).contains(&path.version) {
                     return Err(ApiError::path_not_found());
                 }
                 return Ok(response::page_not_found());
@@ -121,8 +145,16 @@ async fn resource(
     }
     let query = query::Query::parse(parts.uri.query())?;
     let output = query::negotiate(header_str(parts, header::ACCEPT))?;
-    let content_type = header_str(parts, header::CONTENT_TYPE).unwrap_or("application/json").to_string();
-    let ctx = handlers::Ctx { server, info, path, query, output };
+    let content_type = header_str(parts, header::CONTENT_TYPE)
+        .unwrap_or("application/json")
+        .to_string();
+    let ctx = handlers::Ctx {
+        server,
+        info,
+        path,
+        query,
+        output,
+    };
     let has_name = ctx.path.name.is_some();
     let sub = ctx.path.subresource.clone();
     if matches!(sub.as_deref(), Some("scale") | Some("finalize")) {
@@ -165,7 +197,13 @@ pub fn version() -> serde_json::Value {
     })
 }
 
-const CHECKS: &[&str] = &["ping", "log", "etcd", "informer-sync", "poststarthook/start-system-namespaces-controller"];
+const CHECKS: &[&str] = &[
+    "ping",
+    "log",
+    "etcd",
+    "informer-sync",
+    "poststarthook/start-system-namespaces-controller",
+];
 
 fn health(check: &str, sub: Option<&str>, query: Option<&str>) -> Response<Body> {
     if let Some(s) = sub {

@@ -47,12 +47,18 @@ fn parse_bool(name: &str, v: &str) -> ApiResult<bool> {
     match v {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(ApiError::bad_request(format!("{name}: invalid value {v:?}: strconv.ParseBool: parsing {v:?}: invalid syntax"))),
+        _ => Err(ApiError::bad_request(format!(
+            "{name}: invalid value {v:?}: strconv.ParseBool: parsing {v:?}: invalid syntax"
+        ))),
     }
 }
 
 fn parse_int<T: std::str::FromStr>(name: &str, v: &str) -> ApiResult<T> {
-    v.parse().map_err(|_| ApiError::bad_request(format!("{name}: invalid value {v:?}: strconv.ParseInt: parsing {v:?}: invalid syntax")))
+    v.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "{name}: invalid value {v:?}: strconv.ParseInt: parsing {v:?}: invalid syntax"
+        ))
+    })
 }
 
 impl Query {
@@ -101,7 +107,12 @@ impl Query {
     /// Checks the list/watch options the way kube-apiserver validates `ListOptions`.
     pub fn validate_list(&self) -> ApiResult<()> {
         let invalid = |reason: &str, msg: String| {
-            ApiError::invalid("meta.k8s.io", "ListOptions", "", vec![cause(reason, "resourceVersionMatch", msg)])
+            ApiError::invalid(
+                "meta.k8s.io",
+                "ListOptions",
+                "",
+                vec![cause(reason, "resourceVersionMatch", msg)],
+            )
         };
         if let Some(m) = &self.resource_version_match {
             if !matches!(m.as_str(), "Exact" | "NotOlderThan") {
@@ -140,7 +151,11 @@ impl Query {
                 "",
                 "resourceVersion",
                 rv,
-                vec![cause("FieldValueInvalid", "resourceVersion", format!("Invalid value: {rv:?}"))],
+                vec![cause(
+                    "FieldValueInvalid",
+                    "resourceVersion",
+                    format!("Invalid value: {rv:?}"),
+                )],
             )
             .with_group_kind("meta.k8s.io", "ListOptions"));
         }
@@ -149,7 +164,11 @@ impl Query {
                 "meta.k8s.io",
                 "ListOptions",
                 "",
-                vec![cause("FieldValueForbidden", "sendInitialEvents", "Forbidden: sendInitialEvents is forbidden for list")],
+                vec![cause(
+                    "FieldValueForbidden",
+                    "sendInitialEvents",
+                    "Forbidden: sendInitialEvents is forbidden for list",
+                )],
             ));
         }
         if self.send_initial_events == Some(true) && self.resource_version_match.as_deref() != Some("NotOlderThan") {
@@ -183,7 +202,11 @@ impl Query {
                 "",
                 "PatchOptions",
                 "",
-                vec![cause("FieldValueTooLong", "fieldManager", "Too long: may not be more than 128 bytes")],
+                vec![cause(
+                    "FieldValueTooLong",
+                    "fieldManager",
+                    "Too long: may not be more than 128 bytes",
+                )],
             ));
         }
         Ok(())
@@ -205,7 +228,9 @@ pub enum Output {
 
 /// Picks the representation from the Accept header: the first media type we can serve wins.
 pub fn negotiate(accept: Option<&str>) -> ApiResult<Output> {
-    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else { return Ok(Output::Object) };
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Ok(Output::Object);
+    };
     for item in accept.split(',') {
         let mut parts = item.split(';').map(str::trim);
         let mime = parts.next().unwrap_or("").to_ascii_lowercase();
@@ -231,7 +256,9 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<Output> {
             (None, _) => return Ok(Output::Object),
             (Some("Table"), Some("meta.k8s.io")) => return Ok(Output::Table),
             (Some("PartialObjectMetadata"), Some("meta.k8s.io")) => return Ok(Output::Metadata),
-            (Some("PartialObjectMetadataList"), Some("meta.k8s.io")) => return Ok(Output::MetadataList),
+            (Some("PartialObjectMetadataList"), Some("meta.k8s.io")) => {
+                return Ok(Output::MetadataList);
+            }
             _ => continue,
         }
     }
@@ -263,9 +290,12 @@ mod tests {
     #[test]
     fn validates_resource_version_match() {
         let q = Query::parse(Some("resourceVersionMatch=Exact&resourceVersion=0")).expect("parse");
-        let e = q.validate_list().err().expect("invalid");
+        let e = q.validate_list().expect_err("invalid");
         assert_eq!(e.code, 422);
-        assert!(e.message.contains("resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+        assert!(
+            e.message
+                .contains("resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"")
+        );
         let q = Query::parse(Some("resourceVersionMatch=NotOlderThan")).expect("parse");
         assert_eq!(q.validate_list().err().map(|e| e.code), Some(422));
         let q = Query::parse(Some("watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan")).expect("parse");
@@ -276,9 +306,17 @@ mod tests {
     fn negotiates_table_metadata_and_rejects_unknown() {
         let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
         assert_eq!(negotiate(Some(kubectl)).ok(), Some(Output::Table));
-        assert_eq!(negotiate(Some("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")).ok(), Some(Output::MetadataList));
+        assert_eq!(
+            negotiate(Some("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")).ok(),
+            Some(Output::MetadataList)
+        );
         assert_eq!(negotiate(None).ok(), Some(Output::Object));
-        assert_eq!(negotiate(Some("application/json;as=Bogus;v=v1;g=meta.k8s.io")).err().map(|e| e.code), Some(406));
+        assert_eq!(
+            negotiate(Some("application/json;as=Bogus;v=v1;g=meta.k8s.io"))
+                .err()
+                .map(|e| e.code),
+            Some(406)
+        );
         assert_eq!(negotiate(Some("text/html")).err().map(|e| e.code), Some(406));
     }
 }

@@ -13,7 +13,8 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 pub fn full(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
     let mut r = Response::new(Full::new(body.into()).boxed_unsync());
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
@@ -30,7 +31,7 @@ pub fn json(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
 /// The Status response for an error.
 pub fn error(e: &ApiError) -> Response<Body> {
     let mut r = json(e.status_code(), &e.to_status());
-    if let Some(secs) = e.retry_after
+    if let Some(secs) = e.details.retry_after
         && let Ok(v) = HeaderValue::from_str(&secs.to_string())
     {
         r.headers_mut().insert(header::RETRY_AFTER, v);
@@ -40,7 +41,11 @@ pub fn error(e: &ApiError) -> Response<Body> {
 
 /// Plain-text 404 as Go's mux sends for unknown groups and paths.
 pub fn page_not_found() -> Response<Body> {
-    full(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "404 page not found\n")
+    full(
+        StatusCode::NOT_FOUND,
+        "text/plain; charset=utf-8",
+        "404 page not found\n",
+    )
 }
 
 /// Adds `Warning: 299 - "<msg>"` headers.

@@ -55,7 +55,10 @@ pub struct ResourcePath {
 }
 
 fn decode(seg: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(seg).decode_utf8().ok().map(|s| s.into_owned())
+    percent_encoding::percent_decode_str(seg)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
 }
 
 /// Parses a request path (without query string).
@@ -71,20 +74,30 @@ pub fn parse(path: &str) -> Route {
     }
     match s.as_slice() {
         ["version"] => Route::Version,
-        [c @ ("healthz" | "livez" | "readyz")] => Route::Health { check: c.to_string(), sub: None },
-        [c @ ("healthz" | "livez" | "readyz"), sub] => {
-            Route::Health { check: c.to_string(), sub: Some(sub.to_string()) }
-        }
+        [c @ ("healthz" | "livez" | "readyz")] => Route::Health {
+            check: c.to_string(),
+            sub: None,
+        },
+        [c @ ("healthz" | "livez" | "readyz"), sub] => Route::Health {
+            check: c.to_string(),
+            sub: Some(sub.to_string()),
+        },
         ["metrics"] => Route::Metrics,
         ["openapi", "v2"] => Route::OpenApiV2,
         ["openapi", "v3"] => Route::OpenApiV3(None),
         ["openapi", "v3", rest @ ..] => Route::OpenApiV3(Some(rest.join("/"))),
         ["api"] => Route::CoreGroup,
-        ["api", "v1"] => Route::GroupVersion { group: String::new(), version: "v1".into() },
+        ["api", "v1"] => Route::GroupVersion {
+            group: String::new(),
+            version: "v1".into(),
+        },
         ["api", "v1", rest @ ..] => resource("", "v1", rest),
         ["apis"] => Route::Groups,
         ["apis", g] => Route::Group(g.to_string()),
-        ["apis", g, v] => Route::GroupVersion { group: g.to_string(), version: v.to_string() },
+        ["apis", g, v] => Route::GroupVersion {
+            group: g.to_string(),
+            version: v.to_string(),
+        },
         ["apis", g, v, rest @ ..] => resource(g, v, rest),
         _ => Route::NotFound,
     }
@@ -134,15 +147,27 @@ mod tests {
 
     #[test]
     fn parses_resource_paths() {
-        assert_eq!(parse("/api/v1/namespaces/default/configmaps"), rp("", Some("default"), "configmaps", None, None));
-        assert_eq!(parse("/api/v1/namespaces/default"), rp("", None, "namespaces", Some("default"), None));
+        assert_eq!(
+            parse("/api/v1/namespaces/default/configmaps"),
+            rp("", Some("default"), "configmaps", None, None)
+        );
+        assert_eq!(
+            parse("/api/v1/namespaces/default"),
+            rp("", None, "namespaces", Some("default"), None)
+        );
         assert_eq!(parse("/api/v1/namespaces"), rp("", None, "namespaces", None, None));
         assert_eq!(
             parse("/apis/apps/v1/namespaces/x/deployments/web/scale"),
             rp("apps", Some("x"), "deployments", Some("web"), Some("scale"))
         );
-        assert_eq!(parse("/apis/apps/v1/deployments"), rp("apps", None, "deployments", None, None));
-        assert_eq!(parse("/api/v1/namespaces/x/finalize"), rp("", None, "namespaces", Some("x"), Some("finalize")));
+        assert_eq!(
+            parse("/apis/apps/v1/deployments"),
+            rp("apps", None, "deployments", None, None)
+        );
+        assert_eq!(
+            parse("/api/v1/namespaces/x/finalize"),
+            rp("", None, "namespaces", Some("x"), Some("finalize"))
+        );
     }
 
     #[test]
@@ -151,7 +176,13 @@ mod tests {
         assert_eq!(parse("/api"), Route::CoreGroup);
         assert_eq!(parse("/apis/"), Route::Groups);
         assert_eq!(parse("/apis/apps"), Route::Group("apps".into()));
-        assert_eq!(parse("/readyz"), Route::Health { check: "readyz".into(), sub: None });
+        assert_eq!(
+            parse("/readyz"),
+            Route::Health {
+                check: "readyz".into(),
+                sub: None
+            }
+        );
         assert_eq!(parse("/nope"), Route::NotFound);
         assert_eq!(parse("/api/v1/a/b/c/d/e/f"), Route::NotFound);
         assert_eq!(parse("/api/v1/namespaces/%ff/configmaps"), Route::NotFound);

@@ -54,13 +54,19 @@ impl Renderer {
                 watch_line(ty, &body)
             }
             Output::Table => {
-                let Some(p) = &self.printer else { return watch_line(ty, &obj.json) };
+                let Some(p) = &self.printer else {
+                    return watch_line(ty, &obj.json);
+                };
                 let v = obj.value();
                 let mut t = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1",
                     "metadata": {"resourceVersion": obj.rv.to_string()},
                     "rows": [{"cells": p.cells(&v, jiff::Timestamp::now()), "object": partial_metadata(&v)}]});
                 // Only the first event carries the column definitions, as kube-apiserver does.
-                t["columnDefinitions"] = if self.sent_columns { json!([]) } else { json!(p.columns()) };
+                t["columnDefinitions"] = if self.sent_columns {
+                    json!([])
+                } else {
+                    json!(p.columns())
+                };
                 self.sent_columns = true;
                 watch_line(ty, &serde_json::to_vec(&t).unwrap_or_default())
             }
@@ -156,7 +162,11 @@ pub async fn watch(ctx: &Ctx<'_>) -> ApiResult<Response<Body>> {
     };
     let filter = Filter {
         prefix: prefix.clone(),
-        namespace: if ctx.info.namespaced { ctx.path.namespace.clone() } else { None },
+        namespace: if ctx.info.namespaced {
+            ctx.path.namespace.clone()
+        } else {
+            None
+        },
         selectors,
     };
     let renderer = Renderer {
@@ -168,7 +178,11 @@ pub async fn watch(ctx: &Ctx<'_>) -> ApiResult<Response<Body>> {
     };
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let start = ctx.server.cache.watch(&prefix, from);
-    let timeout = Duration::from_secs(q.timeout_seconds.filter(|t| *t > 0).unwrap_or(ctx.server.settings.max_watch_seconds));
+    let timeout = Duration::from_secs(
+        q.timeout_seconds
+            .filter(|t| *t > 0)
+            .unwrap_or(ctx.server.settings.max_watch_seconds),
+    );
     let bookmarks = q.allow_watch_bookmarks;
     let interval = ctx.server.settings.bookmark_interval;
     // kube-apiserver 1.36 ends the initial replay with an annotated bookmark both for
@@ -191,8 +205,10 @@ pub async fn watch(ctx: &Ctx<'_>) -> ApiResult<Response<Body>> {
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(|b| Ok::<_, Infallible>(Frame::data(b)));
     let mut r = Response::new(StreamBody::new(stream).boxed_unsync());
     *r.status_mut() = StatusCode::OK;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
     Ok(r)
 }
 

@@ -40,10 +40,7 @@
 //! [`StoreError::Backend`] instead of a panic. See `encode_event` for the
 //! exact layout.
 
-use super::{
-    Event, EventKind, EventSink, KeyValue, Precondition, Revision, Snapshot, Store, StoreError,
-    WriteOp,
-};
+use super::{Event, EventKind, EventSink, KeyValue, Precondition, Revision, Snapshot, Store, StoreError, WriteOp};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use parking_lot::RwLock;
@@ -239,14 +236,8 @@ fn init_tables(db: &Database) -> Result<(Revision, Revision), StoreError> {
         txn.open_table(KV).map_err(backend)?;
         txn.open_table(LOG).map_err(backend)?;
         let meta = txn.open_table(META).map_err(backend)?;
-        let current = meta
-            .get(META_CURRENT)
-            .map_err(backend)?
-            .map_or(0, |g| g.value());
-        let compacted = meta
-            .get(META_COMPACTED)
-            .map_err(backend)?
-            .map_or(0, |g| g.value());
+        let current = meta.get(META_CURRENT).map_err(backend)?.map_or(0, |g| g.value());
+        let compacted = meta.get(META_COMPACTED).map_err(backend)?.map_or(0, |g| g.value());
         (current, compacted)
     };
     txn.commit().map_err(backend)?;
@@ -333,8 +324,7 @@ fn commit_batch(shared: &Shared, ops: Vec<Op>, replies: Vec<Reply>) {
             // If a bad sink panicked here, it would kill the writer thread and
             // with it every future write. The data is already durable, so log
             // the panic and keep serving.
-            let delivered =
-                std::panic::catch_unwind(AssertUnwindSafe(|| sink.apply(&applied.events)));
+            let delivered = std::panic::catch_unwind(AssertUnwindSafe(|| sink.apply(&applied.events)));
             if delivered.is_err() {
                 tracing::error!(
                     first = applied.events.first().map(Event::revision),
@@ -349,12 +339,7 @@ fn commit_batch(shared: &Shared, ops: Vec<Op>, replies: Vec<Reply>) {
     for (reply, outcome) in replies.into_iter().zip(applied.outcomes) {
         match (reply, outcome) {
             (Reply::Write(tx), Outcome::Write(result)) => {
-                let result = result.and_then(|i| {
-                    events
-                        .get_mut(i)
-                        .and_then(Option::take)
-                        .ok_or_else(writer_gone)
-                });
+                let result = result.and_then(|i| events.get_mut(i).and_then(Option::take).ok_or_else(writer_gone));
                 let _ = tx.send(result);
             }
             (Reply::Compact(tx), Outcome::Compact) => {
@@ -398,15 +383,14 @@ fn apply_batch(
         for op in ops {
             match op {
                 Op::Write(write) => {
-                    let rev = applied.revision.checked_add(1).ok_or_else(|| {
-                        StoreError::Backend("revision counter exhausted".to_owned())
-                    })?;
+                    let rev = applied
+                        .revision
+                        .checked_add(1)
+                        .ok_or_else(|| StoreError::Backend("revision counter exhausted".to_owned()))?;
                     match apply_write(&mut kv, &mut log, rev, write)? {
                         Ok(event) => {
                             applied.revision = rev;
-                            applied
-                                .outcomes
-                                .push(Outcome::Write(Ok(applied.events.len())));
+                            applied.outcomes.push(Outcome::Write(Ok(applied.events.len())));
                             applied.events.push(event);
                         }
                         Err(err) => applied.outcomes.push(Outcome::Write(Err(err))),
@@ -427,10 +411,8 @@ fn apply_batch(
         }
         if applied.revision != start || applied.compacted != start_compacted {
             let mut meta = txn.open_table(META).map_err(backend)?;
-            meta.insert(META_CURRENT, applied.revision)
-                .map_err(backend)?;
-            meta.insert(META_COMPACTED, applied.compacted)
-                .map_err(backend)?;
+            meta.insert(META_CURRENT, applied.revision).map_err(backend)?;
+            meta.insert(META_COMPACTED, applied.compacted).map_err(backend)?;
         }
     }
     if applied.revision == start && applied.compacted == start_compacted {
@@ -508,8 +490,7 @@ fn apply_write(
             }
         }
     };
-    log.insert(rev, encode_event(&event).as_slice())
-        .map_err(backend)?;
+    log.insert(rev, encode_event(&event).as_slice()).map_err(backend)?;
     Ok(Ok(event))
 }
 
@@ -527,18 +508,12 @@ fn read_kv(kv: &KvTable<'_>, key: &str) -> Result<Option<KeyValue>, StoreError> 
     }))
 }
 
-fn check_precondition(
-    precondition: Precondition,
-    key: &str,
-    current: Option<&KeyValue>,
-) -> Result<(), StoreError> {
+fn check_precondition(precondition: Precondition, key: &str, current: Option<&KeyValue>) -> Result<(), StoreError> {
     match (precondition, current) {
         (Precondition::None, _) => Ok(()),
         (Precondition::MustNotExist, Some(_)) => Err(StoreError::AlreadyExists(key.to_owned())),
         (Precondition::MustNotExist, None) => Ok(()),
-        (Precondition::MustExist | Precondition::ModRevision(_), None) => {
-            Err(StoreError::NotFound(key.to_owned()))
-        }
+        (Precondition::MustExist | Precondition::ModRevision(_), None) => Err(StoreError::NotFound(key.to_owned())),
         (Precondition::MustExist, Some(_)) => Ok(()),
         (Precondition::ModRevision(expected), Some(kv)) if kv.mod_revision == expected => Ok(()),
         (Precondition::ModRevision(_), Some(kv)) => Err(StoreError::Conflict {
@@ -570,10 +545,7 @@ fn read_snapshot(db: &Database, prefix: &str) -> Result<Snapshot, StoreError> {
     // Read the revision in the same transaction as the keys, so the two agree.
     // The in-memory counter could already be one batch ahead.
     let meta = txn.open_table(META).map_err(backend)?;
-    let revision = meta
-        .get(META_CURRENT)
-        .map_err(backend)?
-        .map_or(0, |g| g.value());
+    let revision = meta.get(META_CURRENT).map_err(backend)?.map_or(0, |g| g.value());
     let kv = txn.open_table(KV).map_err(backend)?;
     let mut kvs = Vec::new();
     for entry in kv.range(prefix..).map_err(backend)? {
@@ -599,10 +571,7 @@ fn read_events_since(db: &Database, after: Revision) -> Result<Vec<Event>, Store
     // Take the compaction point from the same transaction as the log, so a
     // compaction that commits concurrently cannot make us return a gap.
     let meta = txn.open_table(META).map_err(backend)?;
-    let compacted = meta
-        .get(META_COMPACTED)
-        .map_err(backend)?
-        .map_or(0, |g| g.value());
+    let compacted = meta.get(META_COMPACTED).map_err(backend)?.map_or(0, |g| g.value());
     if after < compacted {
         return Err(StoreError::Compacted {
             requested: after,
@@ -611,10 +580,7 @@ fn read_events_since(db: &Database, after: Revision) -> Result<Vec<Event>, Store
     }
     let log = txn.open_table(LOG).map_err(backend)?;
     let mut events = Vec::new();
-    for entry in log
-        .range((Bound::Excluded(after), Bound::Unbounded))
-        .map_err(backend)?
-    {
+    for entry in log.range((Bound::Excluded(after), Bound::Unbounded)).map_err(backend)? {
         let (rev, bytes) = entry.map_err(backend)?;
         events.push(decode_event(rev.value(), bytes.value())?);
     }
@@ -714,11 +680,8 @@ fn encode_event(event: &Event) -> Vec<u8> {
         EventKind::Put => KIND_PUT,
         EventKind::Delete => KIND_DELETE,
     };
-    let value_is_prev = event
-        .prev
-        .as_ref()
-        .is_some_and(|p| p.value == event.kv.value)
-        && event.kind == EventKind::Delete;
+    let value_is_prev =
+        event.prev.as_ref().is_some_and(|p| p.value == event.kv.value) && event.kind == EventKind::Delete;
     let mut flags = kind;
     if event.prev.is_some() {
         flags |= FLAG_PREV;
@@ -743,8 +706,7 @@ fn encode_event(event: &Event) -> Vec<u8> {
 
 /// Decodes a `log` entry stored at `rev`. Corruption becomes a `Backend` error.
 fn decode_event(rev: Revision, buf: &[u8]) -> Result<Event, StoreError> {
-    decode_event_inner(rev, buf)
-        .ok_or_else(|| StoreError::Backend(format!("corrupt log entry at revision {rev}")))
+    decode_event_inner(rev, buf).ok_or_else(|| StoreError::Backend(format!("corrupt log entry at revision {rev}")))
 }
 
 fn decode_event_inner(rev: Revision, buf: &[u8]) -> Option<Event> {
@@ -902,11 +864,7 @@ mod tests {
     }
 
     impl GateSink {
-        fn new() -> (
-            Arc<Self>,
-            std::sync::mpsc::Sender<()>,
-            std::sync::mpsc::Receiver<()>,
-        ) {
+        fn new() -> (Arc<Self>, std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>) {
             let (open_tx, open_rx) = std::sync::mpsc::channel();
             let (entered_tx, entered_rx) = std::sync::mpsc::channel();
             let sink = Arc::new(Self {
@@ -935,18 +893,9 @@ mod tests {
     async fn revisions_are_monotonic_and_persist_create_revision() {
         let (_dir, store) = open_temp();
         assert_eq!(store.current_revision(), 0);
-        let a = store
-            .write(put("/r/a", "1", Precondition::None))
-            .await
-            .unwrap();
-        let b = store
-            .write(put("/r/b", "1", Precondition::None))
-            .await
-            .unwrap();
-        let a2 = store
-            .write(put("/r/a", "2", Precondition::None))
-            .await
-            .unwrap();
+        let a = store.write(put("/r/a", "1", Precondition::None)).await.unwrap();
+        let b = store.write(put("/r/b", "1", Precondition::None)).await.unwrap();
+        let a2 = store.write(put("/r/a", "2", Precondition::None)).await.unwrap();
         assert_eq!((a.revision(), b.revision(), a2.revision()), (1, 2, 3));
         assert_eq!(a.kind, EventKind::Put);
         assert!(a.prev.is_none());
@@ -961,20 +910,14 @@ mod tests {
         let keys: Vec<_> = snap.kvs.iter().map(|kv| kv.key.as_str()).collect();
         assert_eq!(keys, ["/r/a", "/r/b"]);
         assert_eq!(snap.kvs[0].value, Bytes::from("2"));
-        assert_eq!(
-            (snap.kvs[0].create_revision, snap.kvs[0].mod_revision),
-            (1, 3)
-        );
+        assert_eq!((snap.kvs[0].create_revision, snap.kvs[0].mod_revision), (1, 3));
     }
 
     #[tokio::test]
     async fn snapshot_filters_by_prefix() {
         let (_dir, store) = open_temp();
         for key in ["/a/1", "/a/2", "/a0", "/b/1", "/a/"] {
-            store
-                .write(put(key, "x", Precondition::None))
-                .await
-                .unwrap();
+            store.write(put(key, "x", Precondition::None)).await.unwrap();
         }
         let snap = store.snapshot("/a/").await.unwrap();
         let keys: Vec<_> = snap.kvs.iter().map(|kv| kv.key.as_str()).collect();
@@ -987,34 +930,23 @@ mod tests {
     #[tokio::test]
     async fn compare_and_swap_outcomes() {
         let (_dir, store) = open_temp();
-        let created = store
-            .write(put("/k", "v1", Precondition::MustNotExist))
-            .await
-            .unwrap();
+        let created = store.write(put("/k", "v1", Precondition::MustNotExist)).await.unwrap();
         assert_eq!(created.revision(), 1);
 
         assert_eq!(
-            store
-                .write(put("/k", "v", Precondition::MustNotExist))
-                .await,
+            store.write(put("/k", "v", Precondition::MustNotExist)).await,
             Err(StoreError::AlreadyExists("/k".into()))
         );
         assert_eq!(
-            store
-                .write(put("/missing", "v", Precondition::MustExist))
-                .await,
+            store.write(put("/missing", "v", Precondition::MustExist)).await,
             Err(StoreError::NotFound("/missing".into()))
         );
         assert_eq!(
-            store
-                .write(put("/missing", "v", Precondition::ModRevision(1)))
-                .await,
+            store.write(put("/missing", "v", Precondition::ModRevision(1))).await,
             Err(StoreError::NotFound("/missing".into()))
         );
         assert_eq!(
-            store
-                .write(put("/k", "v", Precondition::ModRevision(7)))
-                .await,
+            store.write(put("/k", "v", Precondition::ModRevision(7))).await,
             Err(StoreError::Conflict {
                 key: "/k".into(),
                 current: 1
@@ -1036,10 +968,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(updated.revision(), 2);
-        let updated = store
-            .write(put("/k", "v3", Precondition::MustExist))
-            .await
-            .unwrap();
+        let updated = store.write(put("/k", "v3", Precondition::MustExist)).await.unwrap();
         assert_eq!(updated.revision(), 3);
         assert_eq!(updated.kv.create_revision, 1);
     }
@@ -1047,18 +976,9 @@ mod tests {
     #[tokio::test]
     async fn delete_produces_event_with_last_value() {
         let (_dir, store) = open_temp();
-        store
-            .write(put("/d", "one", Precondition::None))
-            .await
-            .unwrap();
-        store
-            .write(put("/d", "two", Precondition::None))
-            .await
-            .unwrap();
-        let event = store
-            .write(del("/d", Precondition::ModRevision(2)))
-            .await
-            .unwrap();
+        store.write(put("/d", "one", Precondition::None)).await.unwrap();
+        store.write(put("/d", "two", Precondition::None)).await.unwrap();
+        let event = store.write(del("/d", Precondition::ModRevision(2))).await.unwrap();
         assert_eq!(event.kind, EventKind::Delete);
         assert_eq!(event.revision(), 3);
         assert_eq!(event.kv.key, "/d");
@@ -1098,15 +1018,9 @@ mod tests {
                 .unwrap();
         }
         let all = store.events_since(0).await.unwrap();
-        assert_eq!(
-            all.iter().map(Event::revision).collect::<Vec<_>>(),
-            [1, 2, 3, 4, 5]
-        );
+        assert_eq!(all.iter().map(Event::revision).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
         let tail = store.events_since(2).await.unwrap();
-        assert_eq!(
-            tail.iter().map(Event::revision).collect::<Vec<_>>(),
-            [3, 4, 5]
-        );
+        assert_eq!(tail.iter().map(Event::revision).collect::<Vec<_>>(), [3, 4, 5]);
         assert!(store.events_since(5).await.unwrap().is_empty());
         assert!(store.events_since(99).await.unwrap().is_empty());
 
@@ -1128,10 +1042,7 @@ mod tests {
         store.compact(1000).await.unwrap();
         assert_eq!(store.compacted_revision(), 5);
         assert!(store.events_since(5).await.unwrap().is_empty());
-        let next = store
-            .write(put("/e/x", "v", Precondition::None))
-            .await
-            .unwrap();
+        let next = store.write(put("/e/x", "v", Precondition::None)).await.unwrap();
         assert_eq!(next.revision(), 6);
         assert_eq!(store.events_since(5).await.unwrap(), vec![next]);
         // Compaction drops the log, never the current data.
@@ -1144,19 +1055,10 @@ mod tests {
         let path = dir.path().join("nested/dir/store.redb");
         {
             let store = EmbeddedStore::open(&path).unwrap();
-            store
-                .write(put("/p/a", "1", Precondition::None))
-                .await
-                .unwrap();
-            store
-                .write(put("/p/b", "1", Precondition::None))
-                .await
-                .unwrap();
+            store.write(put("/p/a", "1", Precondition::None)).await.unwrap();
+            store.write(put("/p/b", "1", Precondition::None)).await.unwrap();
             store.write(del("/p/a", Precondition::None)).await.unwrap();
-            store
-                .write(put("/p/c", "1", Precondition::None))
-                .await
-                .unwrap();
+            store.write(put("/p/c", "1", Precondition::None)).await.unwrap();
             store.compact(2).await.unwrap();
         }
         let store = EmbeddedStore::open(&path).unwrap();
@@ -1170,14 +1072,8 @@ mod tests {
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].kind, EventKind::Delete);
         assert_eq!(events[0].kv.value, Bytes::from("1"));
-        assert!(matches!(
-            store.events_since(1).await,
-            Err(StoreError::Compacted { .. })
-        ));
-        let next = store
-            .write(put("/p/d", "1", Precondition::None))
-            .await
-            .unwrap();
+        assert!(matches!(store.events_since(1).await, Err(StoreError::Compacted { .. })));
+        let next = store.write(put("/p/d", "1", Precondition::None)).await.unwrap();
         assert_eq!(next.revision(), 5);
     }
 
@@ -1207,13 +1103,7 @@ mod tests {
         assert_eq!(store.current_revision(), 200);
         assert!(store.commit_count() <= 200);
         // The sink saw every event exactly once, in revision order.
-        let seen: Vec<_> = sink
-            .batches
-            .lock()
-            .iter()
-            .flatten()
-            .map(Event::revision)
-            .collect();
+        let seen: Vec<_> = sink.batches.lock().iter().flatten().map(Event::revision).collect();
         assert_eq!(seen, (1..=200).collect::<Vec<_>>());
     }
 
@@ -1238,11 +1128,7 @@ mod tests {
             assert!(revs.insert(write.await.unwrap().revision()));
         }
         assert_eq!(revs.len(), 199);
-        assert_eq!(
-            store.commit_count(),
-            2,
-            "199 queued writes should commit together"
-        );
+        assert_eq!(store.commit_count(), 2, "199 queued writes should commit together");
         assert_eq!(*sink.batch_sizes.lock(), [1, 199]);
     }
 
@@ -1276,10 +1162,7 @@ mod tests {
             })
         );
         let delete = delete.await.unwrap();
-        assert_eq!(
-            (delete.revision(), delete.kv.value.clone()),
-            (4, Bytes::from("3"))
-        );
+        assert_eq!((delete.revision(), delete.kv.value.clone()), (4, Bytes::from("3")));
         assert_eq!(gone.await, Err(StoreError::NotFound("/b".into())));
         compact.await.unwrap();
         assert_eq!(store.commit_count(), 2);
@@ -1294,10 +1177,7 @@ mod tests {
         let (_dir, store) = open_temp();
         let sink = Arc::new(RecordingSink::default());
         // Writes before the sink is set are not delivered to it.
-        store
-            .write(put("/s/0", "v", Precondition::None))
-            .await
-            .unwrap();
+        store.write(put("/s/0", "v", Precondition::None)).await.unwrap();
         store.set_sink(sink.clone());
         let writes: Vec<_> = (1..=20)
             .map(|i| store.write(put(&format!("/s/{}", i % 4), "v", Precondition::None)))
@@ -1314,10 +1194,7 @@ mod tests {
         let seen: Vec<Event> = sink.batches.lock().iter().flatten().cloned().collect();
         assert_eq!(seen.len(), 21);
         assert_eq!(seen[..20], returned[..]);
-        assert!(
-            seen.windows(2)
-                .all(|w| w[1].revision() == w[0].revision() + 1)
-        );
+        assert!(seen.windows(2).all(|w| w[1].revision() == w[0].revision() + 1));
         assert_eq!(seen[0].revision(), 2);
         assert_eq!(seen[20].kind, EventKind::Delete);
         assert_eq!(seen, store.events_since(1).await.unwrap());
