@@ -105,6 +105,8 @@ async fn compactor(store: Arc<dyn Store>) {
 
 async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, server: Arc<ApiServer>) {
     let token = server.settings.admin_token.clone();
+    // One limit shared by every connection, like kube-apiserver's --max-requests-inflight.
+    let limit = crate::http::limit::InflightLimitLayer::new(server.settings.max_inflight);
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -118,6 +120,7 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, serv
         let tls = tls.clone();
         let server = server.clone();
         let token = token.clone();
+        let limit = limit.clone();
         tokio::spawn(async move {
             let stream = match tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await {
                 Ok(Ok(s)) => s,
@@ -128,6 +131,7 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, serv
                 Err(_) => return,
             };
             let svc = ServiceBuilder::new()
+                .layer(limit)
                 .layer(AuthLayer::new(&token))
                 .service_fn(move |req| {
                     let server = server.clone();

@@ -19,6 +19,8 @@ pub struct Settings {
     pub max_watch_seconds: u64,
     /// Interval between BOOKMARK events on watches that allow them.
     pub bookmark_interval: std::time::Duration,
+    /// Most non-watch requests served at once; more get 429.
+    pub max_inflight: usize,
 }
 
 impl Default for Settings {
@@ -29,6 +31,7 @@ impl Default for Settings {
             advertise_address: "127.0.0.1:6443".into(),
             max_watch_seconds: 1800,
             bookmark_interval: std::time::Duration::from_secs(60),
+            max_inflight: 600,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod handlers;
+pub mod limit;
 pub mod query;
 pub mod response;
 pub mod route;
