@@ -337,7 +337,7 @@ mod tests {
         let check = cm.typed_check.expect("typed");
         assert_eq!(
             check(&serde_json::json!({"data": {"a": "b"}, "bogus": 1})).ok(),
-            Some(serde_json::json!({"data": {"a": "b"}}))
+            Some(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}, "metadata": {}}))
         );
         assert!(check(&serde_json::json!({"data": {"a": 1}})).is_err());
     }
