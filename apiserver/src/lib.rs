@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod namespaces;
 pub mod objects;
 pub mod openapi;
+pub mod patch;
 pub mod registry;
 pub mod selector;
 pub mod serve;

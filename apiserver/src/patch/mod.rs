@@ -1,0 +1,4 @@
+//! Patch engines: strategic merge patch and server-side apply (managed fields), as pure
+//! functions over `serde_json::Value` and a [`schema::SchemaMeta`].
+
+pub mod schema;
