@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod discovery;
 pub mod error;
+pub mod gc;
 pub mod http;
 pub mod metrics;
 pub mod namespaces;

@@ -67,6 +67,7 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     let server = ApiServer::new(store.clone(), settings).await?;
     crate::namespaces::ensure_system_namespaces(&server).await;
     tokio::spawn(crate::namespaces::NamespaceController::new(server.clone()).run());
+    tokio::spawn(crate::gc::GarbageCollector::new(server.clone()).run());
     tokio::spawn(compactor(store.clone()));
     let kubeconfig = cfg.data_dir.join("admin.kubeconfig");
     let host = if addr.ip().is_unspecified() {

@@ -895,12 +895,16 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
 }
 
 /// Options of a delete, from the body (DeleteOptions) and the query.
-#[derive(Default)]
-struct DeleteOptions {
-    propagation: Option<String>,
-    uid: Option<String>,
-    resource_version: Option<String>,
-    dry_run: bool,
+#[derive(Default, Clone, Debug)]
+pub struct DeleteOptions {
+    /// `propagationPolicy`: Background (default), Foreground or Orphan.
+    pub propagation: Option<String>,
+    /// `preconditions.uid`.
+    pub uid: Option<String>,
+    /// `preconditions.resourceVersion`.
+    pub resource_version: Option<String>,
+    /// `dryRun: [All]`.
+    pub dry_run: bool,
 }
 
 fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<DeleteOptions> {
@@ -947,10 +951,17 @@ fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<DeleteOptions> {
 
 const PROTECTED_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 
-/// Deletes one object: immediately, or by marking it when finalizers are pending.
-/// Returns the response body and whether the object is gone.
-async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> ApiResult<(Value, bool)> {
-    let info = ctx.info.clone();
+/// Deletes one object: immediately, or by marking it (`deletionTimestamp`) when finalizers
+/// are pending or the propagation policy needs the garbage collector (Foreground adds the
+/// `foregroundDeletion` finalizer, Orphan the `orphan` one). Returns the object and whether
+/// it is gone.
+pub async fn delete_object(
+    server: &ApiServer,
+    info: &ResourceInfo,
+    namespace: Option<&str>,
+    name: &str,
+    opts: &DeleteOptions,
+) -> ApiResult<(Value, bool)> {
     let is_ns = info.group.is_empty() && info.plural == "namespaces";
     if is_ns && PROTECTED_NAMESPACES.contains(&name) {
         return Err(ApiError::forbidden(
@@ -959,7 +970,15 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> ApiResul
             "this namespace may not be deleted",
         ));
     }
-    let cur = ctx.current(name)?;
+    let prefix = info.key_prefix();
+    let suffix = match namespace {
+        Some(ns) if info.namespaced => format!("{ns}/{name}"),
+        _ => name.to_string(),
+    };
+    let cur = server
+        .cache
+        .get(&prefix, &suffix)
+        .ok_or_else(|| ApiError::not_found(info.group_resource(), name))?;
     let old = cur.value();
     if let Some(uid) = &opts.uid
         && objects::meta_str(&old, "uid") != Some(uid.as_str())
@@ -985,26 +1004,32 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> ApiResul
             ),
         ));
     }
+    let gc_finalizer = match opts.propagation.as_deref() {
+        Some("Foreground") => Some("foregroundDeletion"),
+        Some("Orphan") => Some("orphan"),
+        _ => None,
+    };
     let has_finalizers = old
         .pointer("/metadata/finalizers")
         .and_then(|f| f.as_array())
         .is_some_and(|a| !a.is_empty());
-    if is_ns || has_finalizers {
-        // Graceful: mark for deletion; the namespace controller or finalizer owners finish it.
-        let (v, _) = update_with(
-            ctx.server,
-            &info,
-            &ctx.prefix(),
-            &ctx.suffix(name),
-            name,
-            opts.dry_run,
-            |old, _| {
-                if old.pointer("/metadata/deletionTimestamp").is_some() {
-                    return Ok(Change::Unchanged);
+    if is_ns || has_finalizers || gc_finalizer.is_some() {
+        // Graceful: mark for deletion; the namespace controller, the garbage collector or
+        // the finalizers' owners finish it.
+        let (v, _) = update_with(server, info, &prefix, &suffix, name, opts.dry_run, |old, _| {
+            let deleting = old.pointer("/metadata/deletionTimestamp").is_some();
+            let mut new = old.clone();
+            let gen_tracked = objects::tracks_generation(info);
+            let m = objects::meta_mut(&mut new)?;
+            if let Some(f) = gc_finalizer {
+                let list = m.entry("finalizers").or_insert_with(|| json!([]));
+                if let Some(a) = list.as_array_mut()
+                    && !a.iter().any(|x| x == f)
+                {
+                    a.push(json!(f));
                 }
-                let mut new = old.clone();
-                let gen_tracked = objects::tracks_generation(&info);
-                let m = objects::meta_mut(&mut new)?;
+            }
+            if !deleting {
                 m.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
                 m.insert("deletionGracePeriodSeconds".into(), json!(0));
                 if gen_tracked {
@@ -1014,21 +1039,21 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> ApiResul
                 if is_ns {
                     new["status"]["phase"] = json!("Terminating");
                 }
-                Ok(Change::Write(new))
-            },
-        )
+            }
+            Ok(Change::Write(new))
+        })
         .await?;
         return Ok((v, false));
     }
     if !opts.dry_run {
-        ctx.server
+        server
             .store
             .write(WriteOp::Delete {
-                key: ctx.key(name),
+                key: format!("{prefix}{suffix}"),
                 precondition: Precondition::ModRevision(cur.rv),
             })
             .await
-            .map_err(|e| store_error(&info, name, e))?;
+            .map_err(|e| store_error(info, name, e))?;
     }
     Ok((old, true))
 }
@@ -1037,7 +1062,7 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> ApiResul
 pub async fn delete(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
     let name = ctx.name()?.to_string();
     let opts = delete_options(ctx, body)?;
-    let (obj, gone) = delete_one(ctx, &name, &opts).await?;
+    let (obj, gone) = delete_object(ctx.server, &ctx.info, ctx.path.namespace.as_deref(), &name, &opts).await?;
     if !gone {
         return Ok(render_value(ctx, &obj, StatusCode::OK));
     }
@@ -1071,17 +1096,8 @@ pub async fn delete_collection(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response
         .map_err(|e| ApiError::expired(e.to_string()))?;
     let mut deleted = Vec::new();
     for o in &page.items {
-        let sub = Ctx {
-            server: ctx.server,
-            info: ctx.info.clone(),
-            path: ResourcePath {
-                namespace: Some(o.namespace.clone()).filter(|n| !n.is_empty()),
-                ..ctx.path.clone()
-            },
-            query: ctx.query.clone(),
-            output: ctx.output,
-        };
-        match delete_one(&sub, &o.name, &opts).await {
+        let ns = Some(o.namespace.as_str()).filter(|n| !n.is_empty());
+        match delete_object(ctx.server, &ctx.info, ns, &o.name, &opts).await {
             Ok((v, _)) => deleted.push(v),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),
