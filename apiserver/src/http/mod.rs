@@ -161,9 +161,13 @@ async fn resource(
     if matches!(sub.as_deref(), Some("scale") | Some("finalize")) {
         return crate::subresources::handle(&ctx, &parts.method, body, &content_type).await;
     }
-    if matches!(parts.method, Method::POST | Method::PUT) {
-        check_body_type(&content_type)?;
-    }
+    let converted;
+    let body = if matches!(parts.method, Method::POST | Method::PUT) {
+        converted = body_as_json(&content_type, body)?;
+        &converted
+    } else {
+        body
+    };
     match (&parts.method, has_name) {
         (&Method::GET, true) => handlers::get(&ctx).await,
         (&Method::GET, false) if ctx.query.watch => watch::watch(&ctx).await,
@@ -177,14 +181,26 @@ async fn resource(
     }
 }
 
-fn check_body_type(content_type: &str) -> ApiResult<()> {
+/// Request bodies arrive as JSON, YAML or Kubernetes protobuf; handlers see JSON.
+fn body_as_json(content_type: &str, body: &Bytes) -> ApiResult<Bytes> {
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match mime.as_str() {
-        "application/json" | "" | "*/*" => Ok(()),
+        "application/json" | "" | "*/*" => Ok(body.clone()),
+        "application/yaml" => {
+            let v = yaml_to_json(body)?;
+            Ok(Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?))
+        }
         _ => Err(ApiError::unsupported_media_type(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {mime})"
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {mime})"
         ))),
     }
+}
+
+/// Parses a YAML document into JSON (bounded: serde-saphyr limits depth and aliases).
+pub fn yaml_to_json(body: &[u8]) -> ApiResult<serde_json::Value> {
+    let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))?;
+    serde_saphyr::from_str::<serde_json::Value>(text)
+        .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
 }
 
 /// `/version`.
