@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod crd;
+pub mod crd_schema;
 pub mod discovery;
 pub mod error;
 pub mod gc;
@@ -15,6 +17,7 @@ pub mod namespaces;
 pub mod objects;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod registry;
 pub mod selector;
 pub mod serve;

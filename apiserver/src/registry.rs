@@ -75,7 +75,16 @@ pub struct ResourceInfo {
     pub subresources: Vec<Subresource>,
     /// Typed decode check for built-ins; None for kinds validated otherwise.
     pub typed_check: Option<TypedCheck>,
+    /// Adds the kind's OpenAPI schema to a generator, returning a `$ref` to it (built-ins).
+    pub schema: Option<SchemaFn>,
+    /// OpenAPI v3 schema of a custom resource (its CRD version's `openAPIV3Schema`).
+    pub openapi_schema: Option<Value>,
+    /// How to serve a custom resource (schema, printer columns, scale paths); None for built-ins.
+    pub custom: Option<Arc<crate::crd::CustomResource>>,
 }
+
+/// Adds a kind's schema (and the schemas it references) to an OpenAPI generator.
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
 
 /// All verbs of a normal resource.
 pub const ALL_VERBS: &[&str] = &[
@@ -145,7 +154,7 @@ fn typed_check<K: serde::de::DeserializeOwned + serde::Serialize>(v: &Value) -> 
 /// Describes a built-in kind from its k8s-openapi type.
 fn builtin<K>(short_names: &[&str], categories: &[&str], subresources: &[Subresource]) -> ResourceInfo
 where
-    K: k8s_openapi::Resource + serde::de::DeserializeOwned + serde::Serialize + 'static,
+    K: k8s_openapi::Resource + serde::de::DeserializeOwned + serde::Serialize + schemars::JsonSchema + 'static,
 {
     ResourceInfo {
         group: K::GROUP.to_string(),
@@ -159,6 +168,9 @@ where
         verbs: ALL_VERBS.to_vec(),
         subresources: subresources.to_vec(),
         typed_check: Some(typed_check::<K>),
+        schema: Some(schemars::SchemaGenerator::subschema_for::<K>),
+        openapi_schema: None,
+        custom: None,
     }
 }
 

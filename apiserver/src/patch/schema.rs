@@ -43,17 +43,30 @@ pub struct FieldMeta {
 impl FieldMeta {
     /// Strategic merge patch merges this list by `key`.
     pub fn smp_merge_key(&self) -> Option<&str> {
-        if self.strategy.as_deref().is_some_and(|s| s.split(',').any(|p| p == "merge")) { self.key.as_deref() } else { None }
+        if self
+            .strategy
+            .as_deref()
+            .is_some_and(|s| s.split(',').any(|p| p == "merge"))
+        {
+            self.key.as_deref()
+        } else {
+            None
+        }
     }
 
     /// Strategic merge patch merges this list of primitives as a set (`merge` without a key).
     pub fn smp_merge_primitives(&self) -> bool {
-        self.strategy.as_deref().is_some_and(|s| s.split(',').any(|p| p == "merge")) && self.key.is_none()
+        self.strategy
+            .as_deref()
+            .is_some_and(|s| s.split(',').any(|p| p == "merge"))
+            && self.key.is_none()
     }
 
     /// Strategic merge patch applies `retainKeys` here.
     pub fn smp_retain_keys(&self) -> bool {
-        self.strategy.as_deref().is_some_and(|s| s.split(',').any(|p| p == "retainKeys"))
+        self.strategy
+            .as_deref()
+            .is_some_and(|s| s.split(',').any(|p| p == "retainKeys"))
     }
 }
 
@@ -109,7 +122,10 @@ impl SchemaMeta {
         if let Some(t) = meta.types.get_mut(&root) {
             t.props.insert(
                 "metadata".into(),
-                FieldMeta { type_name: Some("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta".into()), ..Default::default() },
+                FieldMeta {
+                    type_name: Some("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta".into()),
+                    ..Default::default()
+                },
             );
         }
         for (name, t) in &SchemaMeta::builtin().types {
@@ -124,19 +140,28 @@ impl SchemaMeta {
 
 fn collect(meta: &mut SchemaMeta, name: &str, schema: &serde_json::Value) {
     let mut t = TypeMeta {
-        map_type: schema.get("x-kubernetes-map-type").and_then(|v| v.as_str()).map(str::to_string),
+        map_type: schema
+            .get("x-kubernetes-map-type")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
         ..Default::default()
     };
     if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
         for (pn, p) in props {
             let mut f = FieldMeta {
-                list_type: p.get("x-kubernetes-list-type").and_then(|v| v.as_str()).map(str::to_string),
+                list_type: p
+                    .get("x-kubernetes-list-type")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
                 map_keys: p
                     .get("x-kubernetes-list-map-keys")
                     .and_then(|v| v.as_array())
                     .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect())
                     .unwrap_or_default(),
-                map_type: p.get("x-kubernetes-map-type").and_then(|v| v.as_str()).map(str::to_string),
+                map_type: p
+                    .get("x-kubernetes-map-type")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
                 ..Default::default()
             };
             let child = format!("{name}.{pn}");
@@ -178,7 +203,9 @@ mod tests {
         let ports = m.field("io.k8s.api.core.v1.Container", "ports").expect("ports");
         assert_eq!(ports.smp_merge_key(), Some("containerPort"));
         assert_eq!(ports.map_keys, vec!["containerPort", "protocol"]);
-        let strategy = m.field("io.k8s.api.apps.v1.DeploymentSpec", "strategy").expect("strategy");
+        let strategy = m
+            .field("io.k8s.api.apps.v1.DeploymentSpec", "strategy")
+            .expect("strategy");
         assert!(strategy.smp_retain_keys());
         assert!(m.root("", "v1", "ConfigMap").is_some());
     }
@@ -190,7 +217,10 @@ mod tests {
                       "items": {"type": "object", "properties": {"name": {"type": "string"}}}}}}}});
         let m = SchemaMeta::from_openapi("example.com", "v1", "Widget", &schema);
         let root = m.root("example.com", "v1", "Widget").expect("root");
-        let spec = m.field(root, "spec").and_then(|f| f.type_name.clone()).expect("spec type");
+        let spec = m
+            .field(root, "spec")
+            .and_then(|f| f.type_name.clone())
+            .expect("spec type");
         let items = m.field(&spec, "items").expect("items");
         assert!(items.list);
         assert_eq!(items.map_keys, vec!["name"]);
