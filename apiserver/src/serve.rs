@@ -66,6 +66,8 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     };
     let server = ApiServer::new(store.clone(), settings).await?;
     crate::namespaces::ensure_system_namespaces(&server).await;
+    crate::crd::sync_registry(&server);
+    tokio::spawn(crate::crd::CrdController::new(server.clone()).run());
     tokio::spawn(crate::namespaces::NamespaceController::new(server.clone()).run());
     tokio::spawn(crate::gc::GarbageCollector::new(server.clone()).run());
     tokio::spawn(compactor(store.clone()));

@@ -29,6 +29,8 @@ pub struct Ctx<'a> {
     pub query: Query,
     /// Requested representation.
     pub output: Output,
+    /// The client's User-Agent (default field manager name).
+    pub user_agent: String,
 }
 
 impl Ctx<'_> {
@@ -163,17 +165,20 @@ pub fn decode_body(info: &ResourceInfo, body: &[u8]) -> ApiResult<Value> {
 /// Decodes through the kind's typed struct: type errors are 400, unknown fields are
 /// dropped and reported per `fieldValidation` (Strict: 400; Warn, the default: warnings).
 pub fn normalize(info: &ResourceInfo, v: Value, validation: Option<&str>) -> ApiResult<(Value, Vec<String>)> {
-    let Some(check) = info.typed_check else {
-        return Ok((v, Vec::new()));
-    };
+    if let Some(custom) = &info.custom {
+        return normalize_custom(info, custom, v, validation);
+    }
+    let Some(check) = info.typed_check else { return Ok((v, Vec::new())) };
     let typed = check(&v).map_err(|e| {
-        ApiError::bad_request(format!(
-            "{} in version {:?} cannot be handled as a {}: {e}",
-            info.kind, info.version, info.kind
-        ))
+        ApiError::bad_request(format!("{} in version {:?} cannot be handled as a {}: {e}", info.kind, info.version, info.kind))
     })?;
     let mut unknown = Vec::new();
     unknown_fields(&v, &typed, "", &mut unknown);
+    report_unknown(info, unknown, validation).map(|w| (typed, w))
+}
+
+/// Unknown fields per `fieldValidation`: Strict is a 400, Ignore is silent, Warn (the default) warns.
+fn report_unknown(info: &ResourceInfo, unknown: Vec<String>, validation: Option<&str>) -> ApiResult<Vec<String>> {
     let messages: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
     match validation {
         Some("Strict") if !messages.is_empty() => Err(ApiError::bad_request(format!(
@@ -183,9 +188,73 @@ pub fn normalize(info: &ResourceInfo, v: Value, validation: Option<&str>) -> Api
             info.kind,
             messages.join(", ")
         ))),
-        Some("Ignore") => Ok((typed, Vec::new())),
-        _ => Ok((typed, messages)),
+        Some("Ignore") => Ok(Vec::new()),
+        _ => Ok(messages),
     }
+}
+
+/// Custom resources: prune fields the schema does not declare, default, validate (422).
+fn normalize_custom(
+    info: &ResourceInfo,
+    custom: &crate::crd::CustomResource,
+    mut v: Value,
+    validation: Option<&str>,
+) -> ApiResult<(Value, Vec<String>)> {
+    let Some(schema) = &custom.schema else { return Ok((v, Vec::new())) };
+    let pruned = crate::crd_schema::prune(&mut v, schema);
+    let warnings = report_unknown(info, pruned, validation)?;
+    crate::crd_schema::apply_defaults(&mut v, schema);
+    let errors = crate::crd_schema::validate(&v, schema);
+    if !errors.is_empty() {
+        let name = objects::meta_str(&v, "name").unwrap_or("").to_string();
+        let causes = errors.into_iter().map(|e| cause(e.reason, &e.field, e.message)).collect();
+        return Err(ApiError::invalid(&info.group, &info.kind, &name, causes));
+    }
+    Ok((v, warnings))
+}
+
+/// The schema table and root type used for merge logic on a resource.
+pub fn merge_schema(info: &ResourceInfo) -> (&crate::patch::schema::SchemaMeta, String) {
+    match &info.custom {
+        Some(c) => {
+            let root = c.meta.root(&info.group, &info.version, &info.kind).unwrap_or_default().to_string();
+            (&c.meta, root)
+        }
+        None => {
+            let meta = crate::patch::schema::SchemaMeta::builtin();
+            let root = meta.root(&info.group, &info.version, &info.kind).unwrap_or(&info.kind).to_string();
+            (meta, root)
+        }
+    }
+}
+
+/// Fields the endpoint's strategy resets, which no manager owns through it.
+fn reset_fields(info: &ResourceInfo, subresource: Option<&str>) -> crate::patch::apply::FieldSet {
+    use crate::patch::apply::FieldSet;
+    match subresource {
+        Some("status") => FieldSet::from_field_paths(&["spec", "metadata.labels", "metadata.annotations"]),
+        _ if info.has_status() && info.plural != "namespaces" => FieldSet::from_field_paths(&["status"]),
+        _ => FieldSet::new(),
+    }
+}
+
+/// The field manager of a non-apply write: `fieldManager`, else the User-Agent's program name.
+pub fn manager_name(query: &Query, user_agent: &str) -> String {
+    if let Some(m) = query.field_manager.as_deref().filter(|m| !m.is_empty()) {
+        return m.to_string();
+    }
+    let prog = user_agent.split('/').next().unwrap_or("").trim();
+    if prog.is_empty() { "unknown".to_string() } else { prog.to_string() }
+}
+
+/// Records an Update operation in `new.metadata.managedFields`.
+pub fn record_update(info: &ResourceInfo, old: Option<&Value>, new: Value, manager: &str, subresource: Option<&str>) -> Value {
+    let (meta, root) = merge_schema(info);
+    let api_version = info.api_version();
+    crate::patch::apply::FieldManager::new(meta, &root, &api_version)
+        .with_subresource(subresource)
+        .with_reset_fields(reset_fields(info, subresource))
+        .update_object(old, &new, manager, &objects::now_rfc3339())
 }
 
 /// Paths present (and non-null) in `given` but absent from `decoded`.
@@ -248,9 +317,17 @@ pub fn partial_metadata(v: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": v.get("metadata").cloned().unwrap_or(json!({}))})
 }
 
+/// The Table printer of a resource (CRDs: their additionalPrinterColumns).
+pub fn printer_for(info: &ResourceInfo) -> Printer {
+    match &info.custom {
+        Some(c) => c.printer.clone(),
+        None => Printer::for_resource(&info.group, &info.plural),
+    }
+}
+
 /// A `meta.k8s.io/v1 Table` of objects.
 pub fn table(ctx: &Ctx<'_>, items: &[Value], rv: &str, cont: Option<&str>) -> Value {
-    let printer = Printer::for_resource(&ctx.info.group, &ctx.info.plural);
+    let printer = printer_for(&ctx.info);
     let now = now();
     let include = ctx.query.include_object.as_deref().unwrap_or("Metadata");
     let rows: Vec<Value> = items
@@ -556,6 +633,8 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
     }
     check_namespace(ctx, &mut obj, &name)?;
     prepare_create(&ctx.info, &mut obj)?;
+    admit(ctx.server, &ctx.info, &mut obj)?;
+    let obj = record_update(&ctx.info, None, obj, &manager_name(&ctx.query, &ctx.user_agent), None);
     let key = ctx.key(&name);
     let created = put(
         ctx.server,
@@ -600,6 +679,11 @@ pub fn prepare_create(info: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
     }
     objects::apply_defaults(info, obj);
     Ok(())
+}
+
+/// [`prepare_update`] for other write paths (server-side apply).
+pub fn prepare_update_pub(info: &ResourceInfo, old: &Value, new: &mut Value, status_only: bool) -> ApiResult<()> {
+    prepare_update(info, old, new, status_only)
 }
 
 /// Carries server-owned fields from the stored object into an update.
@@ -777,7 +861,18 @@ pub async fn update(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
         ),
         _ => None,
     };
+    if pinned.is_none() && ctx.info.custom.is_some() {
+        // Custom resources have no unconditional update.
+        return Err(ApiError::invalid(
+            &ctx.info.group,
+            &ctx.info.kind,
+            &name,
+            vec![cause("FieldValueInvalid", "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")],
+        ));
+    }
     let info = ctx.info.clone();
+    let manager = manager_name(&ctx.query, &ctx.user_agent);
+    let sub = ctx.path.subresource.clone();
     let (v, _) = update_with(
         ctx.server,
         &info,
@@ -793,7 +888,8 @@ pub async fn update(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
             }
             let mut new = obj.clone();
             prepare_update(&info, old, &mut new, status_only)?;
-            Ok(Change::Write(new))
+            admit(ctx.server, &info, &mut new)?;
+            Ok(Change::Write(record_update(&info, Some(old), new, &manager, sub.as_deref())))
         },
     )
     .await?;
@@ -803,7 +899,7 @@ pub async fn update(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
     ))
 }
 
-/// PATCH with JSON patch or merge patch (strategic merge and apply come with the patch engine).
+/// PATCH: JSON patch, merge patch, strategic merge patch (built-ins) or server-side apply.
 pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<Response<Body>> {
     ctx.query.validate_write()?;
     let name = ctx.name()?.to_string();
@@ -812,8 +908,15 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
     enum Kind {
         Json(json_patch::Patch),
         Merge(Value),
+        Strategic(Value),
     }
     let kind = match ct.as_str() {
+        "application/apply-patch+yaml" | "application/apply-patch+json" => {
+            return super::apply::server_side_apply(ctx, body).await;
+        }
+        "application/strategic-merge-patch+json" if ctx.info.custom.is_none() => Kind::Strategic(
+            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?,
+        ),
         "application/json-patch+json" => {
             let p: json_patch::Patch = serde_json::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
@@ -826,9 +929,10 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
             serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?,
         ),
         _ => {
-            return Err(ApiError::unsupported_media_type(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json",
-            ));
+            let smp = if ctx.info.custom.is_none() { ", application/strategic-merge-patch+json" } else { "" };
+            return Err(ApiError::unsupported_media_type(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml{smp}"
+            )));
         }
     };
     if ctx.query.force.is_some() {
@@ -846,6 +950,8 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
     let info = ctx.info.clone();
     let mut warnings = Vec::new();
     let validation = ctx.query.field_validation.clone();
+    let manager = manager_name(&ctx.query, &ctx.user_agent);
+    let sub = ctx.path.subresource.clone();
     let (v, _) = update_with(
         ctx.server,
         &info,
@@ -865,6 +971,14 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
                     )
                 })?,
                 Kind::Merge(p) => json_patch::merge(&mut new, p),
+                Kind::Strategic(p) => {
+                    let (meta, root) = merge_schema(&info);
+                    new = crate::patch::strategic::apply(old, p, meta, &root).map_err(|e| match e.http_status() {
+                        400 => ApiError::bad_request(e.to_string()),
+                        422 => ApiError::invalid(&info.group, &info.kind, &name, vec![cause("FieldValueInvalid", "", e.to_string())]),
+                        _ => ApiError::internal(e),
+                    })?;
+                }
             }
             if let Some(rv) = objects::meta_str(&new, "resourceVersion")
                 && rv != cur_rv.to_string()
@@ -884,7 +998,8 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
                 return Err(ApiError::invalid(&info.group, &info.kind, &name, causes));
             }
             prepare_update(&info, old, &mut new, status_only)?;
-            Ok(Change::Write(new))
+            admit(ctx.server, &info, &mut new)?;
+            Ok(Change::Write(record_update(&info, Some(old), new, &manager, sub.as_deref())))
         },
     )
     .await?;
@@ -892,6 +1007,14 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
         render_value(ctx, &v, StatusCode::OK),
         &warnings,
     ))
+}
+
+/// Kind-specific admission on writes (CRDs are validated and get their status here).
+pub fn admit(server: &ApiServer, info: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
+    if info.group == "apiextensions.k8s.io" && info.plural == "customresourcedefinitions" {
+        crate::crd::admit(obj, &server.registry())?;
+    }
+    Ok(())
 }
 
 /// Options of a delete, from the body (DeleteOptions) and the query.

@@ -3,6 +3,7 @@
 //! The request pipeline is a stack of small tower layers
 //! (authentication → handler) served by hyper over rustls.
 
+pub mod apply;
 pub mod auth;
 pub mod handlers;
 pub mod limit;
@@ -149,26 +150,22 @@ async fn resource(
     let content_type = header_str(parts, header::CONTENT_TYPE)
         .unwrap_or("application/json")
         .to_string();
-    let ctx = handlers::Ctx {
-        server,
-        info,
-        path,
-        query,
-        output,
-    };
+    let user_agent = header_str(parts, header::USER_AGENT).unwrap_or("").to_string();
+    let ctx = handlers::Ctx { server, info, path, query, output, user_agent };
     let has_name = ctx.path.name.is_some();
     let sub = ctx.path.subresource.clone();
     if matches!(sub.as_deref(), Some("scale") | Some("finalize")) {
         return crate::subresources::handle(&ctx, &parts.method, body, &content_type).await;
     }
     let converted;
-    let body = if matches!(parts.method, Method::POST | Method::PUT) {
+    let body = if matches!(parts.method, Method::POST | Method::PUT | Method::DELETE) && !body.is_empty() {
         converted = body_as_json(&content_type, body)?;
         &converted
     } else {
         body
     };
-    match (&parts.method, has_name) {
+    let is_crd = ctx.info.group == "apiextensions.k8s.io" && ctx.info.plural == "customresourcedefinitions";
+    let result = match (&parts.method, has_name) {
         (&Method::GET, true) => handlers::get(&ctx).await,
         (&Method::GET, false) if ctx.query.watch => watch::watch(&ctx).await,
         (&Method::GET, false) => handlers::list(&ctx).await,
@@ -178,7 +175,12 @@ async fn resource(
         (&Method::DELETE, true) if sub.is_none() => handlers::delete(&ctx, body).await,
         (&Method::DELETE, false) => handlers::delete_collection(&ctx, body).await,
         (m, _) => Err(ApiError::method_not_allowed(m.as_str())),
+    };
+    if is_crd && parts.method != Method::GET && result.is_ok() {
+        // Serve (or stop serving) the CRD's resources before the client hears back.
+        crate::crd::sync_registry(server);
     }
+    result
 }
 
 /// Request bodies arrive as JSON, YAML or Kubernetes protobuf; handlers see JSON.
@@ -188,6 +190,10 @@ fn body_as_json(content_type: &str, body: &Bytes) -> ApiResult<Bytes> {
         "application/json" | "" | "*/*" => Ok(body.clone()),
         "application/yaml" => {
             let v = yaml_to_json(body)?;
+            Ok(Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?))
+        }
+        "application/vnd.kubernetes.protobuf" => {
+            let v = crate::protobuf::decode(body).map_err(|e| ApiError::bad_request(format!("unable to decode protobuf body: {e}")))?;
             Ok(Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?))
         }
         _ => Err(ApiError::unsupported_media_type(format!(

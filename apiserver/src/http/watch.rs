@@ -173,7 +173,7 @@ pub async fn watch(ctx: &Ctx<'_>) -> ApiResult<Response<Body>> {
         output: ctx.output,
         kind: ctx.info.kind.clone(),
         api_version: ctx.info.api_version(),
-        printer: (ctx.output == Output::Table).then(|| Printer::for_resource(&ctx.info.group, &ctx.info.plural)),
+        printer: (ctx.output == Output::Table).then(|| super::handlers::printer_for(&ctx.info)),
         sent_columns: false,
     };
     let (tx, rx) = mpsc::channel::<Bytes>(256);

@@ -3,3 +3,4 @@
 
 pub mod apply;
 pub mod schema;
+pub mod strategic;
