@@ -207,8 +207,41 @@ pub fn validate_meta(info: &ResourceInfo, obj: &Value, generated: bool) -> Vec<C
     causes
 }
 
+/// Pod template defaults kube-apiserver fills in (what `kubectl get -o yaml` shows back,
+/// and what member clusters would add: propagation compares against these).
+fn default_pod_spec(obj: &mut Value, pointer: &str) {
+    let Some(spec) = obj.pointer_mut(pointer).and_then(|s| s.as_object_mut()) else { return };
+    spec.entry("restartPolicy").or_insert(json!("Always"));
+    spec.entry("terminationGracePeriodSeconds").or_insert(json!(30));
+    spec.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
+    spec.entry("securityContext").or_insert(json!({}));
+    spec.entry("schedulerName").or_insert(json!("default-scheduler"));
+    for list in ["initContainers", "containers"] {
+        let Some(containers) = spec.get_mut(list).and_then(|c| c.as_array_mut()) else { continue };
+        for c in containers.iter_mut().filter_map(|c| c.as_object_mut()) {
+            let image = c.get("image").and_then(|i| i.as_str()).unwrap_or("").to_string();
+            let tag = image.rsplit('/').next().and_then(|last| last.split_once(':')).map(|(_, t)| t.to_string());
+            let policy = if image.contains('@') || tag.as_deref().is_some_and(|t| t != "latest") { "IfNotPresent" } else { "Always" };
+            c.entry("imagePullPolicy").or_insert(json!(policy));
+            c.entry("terminationMessagePath").or_insert(json!("/dev/termination-log"));
+            c.entry("terminationMessagePolicy").or_insert(json!("File"));
+            c.entry("resources").or_insert(json!({}));
+            if let Some(ports) = c.get_mut("ports").and_then(|p| p.as_array_mut()) {
+                for port in ports.iter_mut().filter_map(|p| p.as_object_mut()) {
+                    port.entry("protocol").or_insert(json!("TCP"));
+                }
+            }
+        }
+    }
+}
+
 /// Defaults that kube-apiserver fills in on create/update, for the fields clients read back.
 pub fn apply_defaults(info: &ResourceInfo, obj: &mut Value) {
+    match (info.group.as_str(), info.plural.as_str()) {
+        ("apps", _) | ("batch", "jobs") => default_pod_spec(obj, "/spec/template/spec"),
+        ("batch", "cronjobs") => default_pod_spec(obj, "/spec/jobTemplate/spec/template/spec"),
+        _ => {}
+    }
     match (info.group.as_str(), info.plural.as_str()) {
         ("apps", "deployments") => {
             let spec = ensure_obj(obj, "spec");

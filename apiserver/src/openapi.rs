@@ -50,6 +50,11 @@ pub fn index(reg: &Registry) -> Value {
             );
         }
     }
+    // Forget documents of group-versions no longer served (deleted CRDs).
+    cache()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(g, v), _| paths.contains_key(&gv_path(g, v)));
     json!({"paths": paths})
 }
 
@@ -72,10 +77,15 @@ struct Cached {
 
 type Cache = Mutex<HashMap<(String, String), Arc<Cached>>>;
 
+/// Documents by (group, version).
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
 /// The cached document of a group-version, rebuilt when the resources it describes change.
 fn cached(reg: &Registry, group: &str, version: &str) -> Arc<Cached> {
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
+    let cache = cache();
     let resources = reg.resources(group, version);
     let fingerprint = fingerprint(group, version, &resources);
     let key = (group.to_string(), version.to_string());

@@ -46,7 +46,26 @@ fn selector_string(obj: &Value) -> String {
     parts.join(",")
 }
 
-fn to_scale(obj: &Value) -> Value {
+/// Where replicas and the selector live: built-ins use spec/status.replicas and
+/// spec.selector; custom resources use their CRD's scale paths.
+struct ScaleMap {
+    spec: String,
+    status: String,
+    selector: Option<String>,
+}
+
+fn scale_map(info: &crate::registry::ResourceInfo) -> ScaleMap {
+    match info.custom.as_ref().and_then(|c| c.scale.as_ref()) {
+        Some(p) => ScaleMap {
+            spec: crate::crd::json_pointer(&p.spec_replicas),
+            status: crate::crd::json_pointer(&p.status_replicas),
+            selector: p.label_selector.as_deref().map(crate::crd::json_pointer),
+        },
+        None => ScaleMap { spec: "/spec/replicas".into(), status: "/status/replicas".into(), selector: None },
+    }
+}
+
+fn to_scale(obj: &Value, map: &ScaleMap) -> Value {
     let meta = obj.get("metadata").cloned().unwrap_or(json!({}));
     let mut m = serde_json::Map::new();
     for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
@@ -54,10 +73,30 @@ fn to_scale(obj: &Value) -> Value {
             m.insert(f.into(), v.clone());
         }
     }
+    let selector = match &map.selector {
+        Some(p) => obj.pointer(p).and_then(|s| s.as_str()).unwrap_or("").to_string(),
+        None => selector_string(obj),
+    };
     json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": m,
-           "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
-           "status": {"replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
-                      "selector": selector_string(obj)}})
+           "spec": {"replicas": obj.pointer(&map.spec).cloned().unwrap_or(json!(0))},
+           "status": {"replicas": obj.pointer(&map.status).cloned().unwrap_or(json!(0)), "selector": selector}})
+}
+
+/// Sets a JSON pointer path, creating objects on the way.
+fn set_path(obj: &mut Value, pointer: &str, v: Value) {
+    let mut cur = obj;
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    for (i, p) in parts.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        let Some(o) = cur.as_object_mut() else { return };
+        if i + 1 == parts.len() {
+            o.insert(p.to_string(), v);
+            return;
+        }
+        cur = o.entry(p.to_string()).or_insert_with(|| json!({}));
+    }
 }
 
 async fn scale(ctx: &Ctx<'_>, method: &Method, body: &Bytes, content_type: &str) -> ApiResult<Response<Body>> {
@@ -67,13 +106,14 @@ async fn scale(ctx: &Ctx<'_>, method: &Method, body: &Bytes, content_type: &str)
         Some(ns) => format!("{ns}/{name}"),
         None => name.clone(),
     };
+    let map = scale_map(&ctx.info);
     if *method == Method::GET {
         let cur = ctx
             .server
             .cache
             .get(&prefix, &suffix)
             .ok_or_else(|| ApiError::not_found(ctx.info.group_resource(), &name))?;
-        return Ok(response::json(StatusCode::OK, &to_scale(&cur.value())));
+        return Ok(response::json(StatusCode::OK, &to_scale(&cur.value(), &map)));
     }
     let ct = content_type.split(';').next().unwrap_or("").trim();
     let input: Value =
@@ -87,7 +127,7 @@ async fn scale(ctx: &Ctx<'_>, method: &Method, body: &Bytes, content_type: &str)
         &name,
         ctx.query.dry_run,
         |old, cur_rv| {
-            let mut s = to_scale(old);
+            let mut s = to_scale(old, &map);
             match (method, ct) {
                 (&Method::PUT, _) => s = input.clone(),
                 (&Method::PATCH, "application/merge-patch+json") => json_patch::merge(&mut s, &input),
@@ -122,7 +162,7 @@ async fn scale(ctx: &Ctx<'_>, method: &Method, body: &Bytes, content_type: &str)
                 ));
             }
             let mut new = old.clone();
-            new["spec"]["replicas"] = json!(replicas);
+            set_path(&mut new, &map.spec, json!(replicas));
             if new != *old {
                 let g = old
                     .pointer("/metadata/generation")
@@ -134,7 +174,7 @@ async fn scale(ctx: &Ctx<'_>, method: &Method, body: &Bytes, content_type: &str)
         },
     )
     .await?;
-    Ok(response::json(StatusCode::OK, &to_scale(&v)))
+    Ok(response::json(StatusCode::OK, &to_scale(&v, &map)))
 }
 
 async fn finalize(ctx: &Ctx<'_>, body: &Bytes) -> ApiResult<Response<Body>> {
