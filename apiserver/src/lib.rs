@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod error;
 pub mod gc;
 pub mod http;
+pub mod local;
 pub mod metrics;
 pub mod namespaces;
 pub mod objects;

@@ -111,7 +111,7 @@ async fn dispatch(server: &Arc<ApiServer>, req: Request<Incoming>) -> ApiResult<
                 _ => return Ok(response::page_not_found()),
             };
             if reg.versions(g).iter().any(|x| x == v) {
-                get_only(response::json(StatusCode::OK, &crate::openapi::document(&reg, g, v)))
+                get_only(response::json_bytes(StatusCode::OK, crate::openapi::document_bytes(&reg, g, v)))
             } else {
                 Ok(response::page_not_found())
             }
