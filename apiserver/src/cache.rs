@@ -185,6 +185,12 @@ impl WatchCache {
     /// Builds the cache from a snapshot and the tail of the event log (so watches can
     /// resume across a restart). `capacity` bounds the replay window.
     pub fn new(snapshot: Snapshot, tail: Vec<Event>, capacity: usize) -> Arc<Self> {
+        Self::with_buffer(snapshot, tail, capacity, 16 * 1024)
+    }
+
+    /// [`WatchCache::new`] with `buffer` events buffered per watcher (the broadcast ring is
+    /// allocated up front, so servers hosted by the thousand use small ones).
+    pub fn with_buffer(snapshot: Snapshot, tail: Vec<Event>, capacity: usize, buffer: usize) -> Arc<Self> {
         let mut tables: HashMap<Arc<str>, Table> = HashMap::new();
         for kv in &snapshot.kvs {
             let Some((prefix, suffix)) = split_key(&kv.key) else {
@@ -197,7 +203,7 @@ impl WatchCache {
                     .insert(suffix.to_string(), Arc::new(obj));
             }
         }
-        let (tx, _) = broadcast::channel(16 * 1024);
+        let (tx, _) = broadcast::channel(buffer.max(16));
         let (rev, _) = watch::channel(snapshot.revision);
         let oldest = tail
             .first()

@@ -135,7 +135,7 @@ fn is_active(crd: &Value) -> bool {
 
 /// Rebuilds the registry: built-ins plus every active CRD in the cache.
 pub fn sync_registry(server: &ApiServer) {
-    let mut reg = Registry::builtin();
+    let mut reg = Registry::for_mode(server.settings.mode);
     if let Ok(page) = server.cache.list(CRD_PREFIX, None, None, None, None, &|_| true) {
         for o in page.items {
             let crd = o.value();

@@ -185,7 +185,40 @@ pub struct Registry {
     group_order: Vec<String>,
 }
 
+/// Which API a server serves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ServerMode {
+    /// The federation: Kubernetes kinds plus the federation's own (clusters, policies).
+    #[default]
+    Federation,
+    /// A member cluster: Kubernetes kinds plus pods and nodes.
+    Member,
+}
+
+/// The federation's own kinds, defined as CRD manifests in `manifests/crds/`.
+const FEDERATION_CRDS: &[&str] = &[include_str!("../../manifests/crds/clusters.yaml")];
+
 impl Registry {
+    /// The kinds a server in `mode` serves before any user CRD.
+    pub fn for_mode(mode: ServerMode) -> Self {
+        let mut r = Self::builtin();
+        match mode {
+            ServerMode::Member => {
+                r.insert(builtin::<core::Pod>(&["po"], ALL, &[status("Pod")]));
+                r.insert(builtin::<core::Node>(&["no"], &[], &[status("Node")]));
+            }
+            ServerMode::Federation => {
+                for manifest in FEDERATION_CRDS {
+                    let Ok(crd) = serde_saphyr::from_str::<Value>(manifest) else { continue };
+                    for info in crate::crd::resources_of(&crd) {
+                        r.insert(info);
+                    }
+                }
+            }
+        }
+        r
+    }
+
     /// Every built-in kind a user propagates to member clusters.
     pub fn builtin() -> Self {
         let mut r = Self::default();
@@ -352,6 +385,17 @@ mod tests {
             Some(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}, "metadata": {}}))
         );
         assert!(check(&serde_json::json!({"data": {"a": 1}})).is_err());
+    }
+
+    #[test]
+    fn modes_add_their_own_kinds() {
+        let fed = Registry::for_mode(ServerMode::Federation);
+        let cl = fed.get("cluster.ubernetes.io", "v1alpha1", "clusters").expect("clusters served by the federation");
+        assert!(!cl.namespaced);
+        assert!(fed.get("", "v1", "pods").is_none());
+        let member = Registry::for_mode(ServerMode::Member);
+        assert!(member.get("", "v1", "pods").is_some());
+        assert!(member.get("cluster.ubernetes.io", "v1alpha1", "clusters").is_none());
     }
 
     #[test]

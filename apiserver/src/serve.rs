@@ -25,6 +25,8 @@ pub struct ServeConfig {
     pub secure_port: u16,
     /// Name used in the kubeconfig.
     pub cluster_name: String,
+    /// Federation or member API.
+    pub mode: crate::registry::ServerMode,
 }
 
 /// Errors starting a server.
@@ -62,6 +64,7 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     let settings = Settings {
         admin_token: pki.admin_token.clone(),
         advertise_address: addr.to_string(),
+        mode: cfg.mode,
         ..Settings::default()
     };
     let server = ApiServer::new(store.clone(), settings).await?;

@@ -21,6 +21,10 @@ pub struct Settings {
     pub bookmark_interval: std::time::Duration,
     /// Most non-watch requests served at once; more get 429.
     pub max_inflight: usize,
+    /// Federation or member API.
+    pub mode: crate::registry::ServerMode,
+    /// Events buffered per watcher before a slow watcher is dropped (memory per server).
+    pub watch_buffer: usize,
 }
 
 impl Default for Settings {
@@ -32,6 +36,8 @@ impl Default for Settings {
             max_watch_seconds: 1800,
             bookmark_interval: std::time::Duration::from_secs(60),
             max_inflight: 600,
+            mode: crate::registry::ServerMode::Federation,
+            watch_buffer: 16 * 1024,
         }
     }
 }
@@ -59,7 +65,7 @@ impl ApiServer {
             .saturating_sub(WINDOW as u64)
             .max(store.compacted_revision());
         let tail = store.events_since(after).await?;
-        let cache = crate::cache::WatchCache::new(snapshot, tail, WINDOW);
+        let cache = crate::cache::WatchCache::with_buffer(snapshot, tail, WINDOW, settings.watch_buffer);
         store.set_sink(cache.clone());
         Ok(Arc::new(Self {
             registry: RwLock::new(Arc::new(Registry::builtin())),

@@ -1,1 +1,7 @@
-//! Federation controllers (clusters, placement, propagation, status, failover). Will read the API server's watch cache through an informer interface; no content yet.
+//! Federation controllers. They run inside the API server's process and read its watch
+//! cache through [`apiserver::local::ObjectStore`], which would let them run out of process.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod clusters;
+pub mod join;
