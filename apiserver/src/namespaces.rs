@@ -55,7 +55,7 @@ impl NamespaceController {
     /// Runs forever: woken by namespace events, and periodically for finalizers released later.
     pub async fn run(self) {
         let mut events = self.server.cache.subscribe();
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
         loop {
             tokio::select! {
                 _ = events.recv() => {}

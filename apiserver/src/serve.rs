@@ -7,6 +7,7 @@ use crate::storage::embedded::EmbeddedStore;
 use crate::tls::Pki;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,7 +87,8 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     );
     pki.write_admin_kubeconfig(&kubeconfig, &url, &cfg.cluster_name)?;
     let tls = tokio_rustls::TlsAcceptor::from(pki.server_config()?);
-    tokio::spawn(accept_loop(listener, tls, server.clone()));
+    let token = server.settings.admin_token.clone();
+    tokio::spawn(accept_loop(listener, tls, Backends::One(server.clone()), token, server.settings.max_inflight));
     Ok(Running {
         server,
         addr,
@@ -109,10 +111,51 @@ async fn compactor(store: Arc<dyn Store>) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, server: Arc<ApiServer>) {
-    let token = server.settings.admin_token.clone();
+/// Which server answers a request: one, or one per `/clusters/<name>` path prefix.
+#[derive(Clone)]
+enum Backends {
+    One(Arc<ApiServer>),
+    Prefixed(Arc<HashMap<String, Arc<ApiServer>>>),
+}
+
+impl Backends {
+    async fn handle(&self, req: http::Request<hyper::body::Incoming>) -> http::Response<crate::http::response::Body> {
+        match self {
+            Backends::One(server) => crate::http::handle(server.clone(), req).await,
+            Backends::Prefixed(servers) => {
+                let Some((server, req)) = route_prefixed(servers, req) else {
+                    return crate::http::response::page_not_found();
+                };
+                crate::http::handle(server, req).await
+            }
+        }
+    }
+}
+
+/// Strips `/clusters/<name>` from the path and picks that member's server.
+fn route_prefixed(
+    servers: &HashMap<String, Arc<ApiServer>>,
+    mut req: http::Request<hyper::body::Incoming>,
+) -> Option<(Arc<ApiServer>, http::Request<hyper::body::Incoming>)> {
+    let path = req.uri().path();
+    let rest = path.strip_prefix("/clusters/")?;
+    let (name, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let server = servers.get(name)?.clone();
+    let pq = match req.uri().query() {
+        Some(q) => format!("{tail}?{q}"),
+        None => tail.to_string(),
+    };
+    let uri = http::Uri::builder().path_and_query(pq).build().ok()?;
+    *req.uri_mut() = uri;
+    Some((server, req))
+}
+
+async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, backends: Backends, token: String, max_inflight: usize) {
     // One limit shared by every connection, like kube-apiserver's --max-requests-inflight.
-    let limit = crate::http::limit::InflightLimitLayer::new(server.settings.max_inflight);
+    let limit = crate::http::limit::InflightLimitLayer::new(max_inflight);
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -124,7 +167,7 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, serv
         };
         let _ = tcp.set_nodelay(true);
         let tls = tls.clone();
-        let server = server.clone();
+        let backends = backends.clone();
         let token = token.clone();
         let limit = limit.clone();
         tokio::spawn(async move {
@@ -136,13 +179,10 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, serv
                 }
                 Err(_) => return,
             };
-            let svc = ServiceBuilder::new()
-                .layer(limit)
-                .layer(AuthLayer::new(&token))
-                .service_fn(move |req| {
-                    let server = server.clone();
-                    async move { Ok::<_, std::convert::Infallible>(crate::http::handle(server, req).await) }
-                });
+            let svc = ServiceBuilder::new().layer(limit).layer(AuthLayer::new(&token)).service_fn(move |req| {
+                let backends = backends.clone();
+                async move { Ok::<_, std::convert::Infallible>(backends.handle(req).await) }
+            });
             let svc = hyper_util::service::TowerToHyperService::new(svc);
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder.http2().max_concurrent_streams(1000);
@@ -151,4 +191,46 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, serv
             }
         });
     }
+}
+
+/// Many member clusters served by one process, each at `https://<addr>/clusters/<name>`
+/// with its own in-memory store, revision counter and objects.
+pub struct VirtualMembers {
+    /// (name, server, kubeconfig path) per member.
+    pub members: Vec<(String, Arc<ApiServer>, PathBuf)>,
+    /// The shared listening address.
+    pub addr: SocketAddr,
+}
+
+/// Starts `names.len()` virtual member clusters on one listener.
+pub async fn start_virtual(cfg: ServeConfig, names: Vec<String>) -> Result<VirtualMembers, ServeError> {
+    std::fs::create_dir_all(cfg.data_dir.join("virtual"))?;
+    let pki = Pki::load_or_create(&cfg.data_dir, &[cfg.bind_address.to_string()])?;
+    let listener = TcpListener::bind(SocketAddr::new(cfg.bind_address, cfg.secure_port)).await?;
+    let addr = listener.local_addr()?;
+    let mut map = HashMap::new();
+    let mut members = Vec::new();
+    for name in names {
+        let settings = Settings {
+            admin_token: pki.admin_token.clone(),
+            advertise_address: addr.to_string(),
+            mode: crate::registry::ServerMode::Member,
+            watch_buffer: 256,
+            ..Settings::default()
+        };
+        let store: Arc<dyn Store> = crate::storage::memory::MemoryStore::new(10_000);
+        let server = ApiServer::new(store, settings).await?;
+        crate::namespaces::ensure_system_namespaces(&server).await;
+        tokio::spawn(crate::namespaces::NamespaceController::new(server.clone()).run());
+        tokio::spawn(crate::gc::GarbageCollector::new(server.clone()).run());
+        let kubeconfig = cfg.data_dir.join("virtual").join(format!("{name}.kubeconfig"));
+        let url = format!("https://{addr}/clusters/{name}");
+        pki.write_admin_kubeconfig(&kubeconfig, &url, &name)?;
+        map.insert(name.clone(), server.clone());
+        members.push((name, server, kubeconfig));
+    }
+    let tls = tokio_rustls::TlsAcceptor::from(pki.server_config()?);
+    let max_inflight = Settings::default().max_inflight * 4;
+    tokio::spawn(accept_loop(listener, tls, Backends::Prefixed(Arc::new(map)), pki.admin_token.clone(), max_inflight));
+    Ok(VirtualMembers { members, addr })
 }

@@ -906,7 +906,8 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
     let status_only = ctx.path.subresource.as_deref() == Some("status");
     let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     enum Kind {
-        Json(json_patch::Patch),
+        /// A decoded JSON patch, or why its operations are unusable (422 when applied).
+        Json(Result<json_patch::Patch, String>),
         Merge(Value),
         Strategic(Value),
     }
@@ -914,25 +915,50 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
         "application/apply-patch+yaml" | "application/apply-patch+json" => {
             return super::apply::server_side_apply(ctx, body).await;
         }
-        "application/strategic-merge-patch+json" if ctx.info.custom.is_none() => Kind::Strategic(
-            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?,
-        ),
+        // kube-apiserver decodes into `map[string]interface{}` and reports the bare error.
+        "application/strategic-merge-patch+json" if ctx.info.custom.is_none() => {
+            let v: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            if !matches!(v, Value::Object(_) | Value::Null) {
+                return Err(ApiError::bad_request(go_unmarshal_error(&v, "map[string]interface {}")));
+            }
+            Kind::Strategic(v)
+        }
         "application/json-patch+json" => {
-            let p: json_patch::Patch = serde_json::from_slice(body)
+            let v: Value = serde_json::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-            if p.0.len() > 10_000 {
+            check_json_patch_shape(&v).map_err(|m| ApiError::bad_request(format!("error decoding patch: {m}")))?;
+            if v.as_array().is_some_and(|a| a.len() > 10_000) {
                 return Err(ApiError::too_large(10_000).with_causes(vec![]));
             }
-            Kind::Json(p)
+            if v.is_null() {
+                // Go decodes `null` into an empty list of operations.
+                Kind::Json(Ok(json_patch::Patch(vec![])))
+            } else {
+                Kind::Json(serde_json::from_value::<json_patch::Patch>(v).map_err(|e| e.to_string()))
+            }
         }
-        "application/merge-patch+json" => Kind::Merge(
-            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?,
-        ),
+        "application/merge-patch+json" => {
+            let v: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            match v {
+                Value::Object(_) => Kind::Merge(v),
+                Value::Null => return Err(ApiError::bad_request("Invalid JSON Patch")),
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "error decoding patch: {}",
+                        go_unmarshal_error(&other, "map[string]interface {}")
+                    )));
+                }
+            }
+        }
+        // Built-in kinds are routed by go-restful, which rejects other types itself.
+        _ if ctx.info.custom.is_none() => {
+            return Err(ApiError::unsupported_media_type("415: Unsupported Media Type"));
+        }
         _ => {
-            let smp = if ctx.info.custom.is_none() { ", application/strategic-merge-patch+json" } else { "" };
-            return Err(ApiError::unsupported_media_type(format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml{smp}"
-            )));
+            return Err(ApiError::unsupported_media_type(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            ));
         }
     };
     if ctx.query.force.is_some() {
@@ -962,21 +988,22 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
         |old, cur_rv| {
             let mut new = old.clone();
             match &kind {
-                Kind::Json(p) => json_patch::patch(&mut new, &p.0).map_err(|e| {
-                    ApiError::invalid(
-                        &info.group,
-                        &info.kind,
-                        &name,
-                        vec![cause("FieldValueInvalid", "", e.to_string())],
-                    )
-                })?,
+                // kube: NewGenericServerResponse(422, ..) with the JSON patch error dropped.
+                Kind::Json(Ok(p)) => json_patch::patch(&mut new, &p.0).map_err(|_| patch_rejected())?,
+                Kind::Json(Err(_)) => return Err(patch_rejected()),
                 Kind::Merge(p) => json_patch::merge(&mut new, p),
                 Kind::Strategic(p) => {
                     let (meta, root) = merge_schema(&info);
                     new = crate::patch::strategic::apply(old, p, meta, &root).map_err(|e| match e.http_status() {
                         400 => ApiError::bad_request(e.to_string()),
-                        422 => ApiError::invalid(&info.group, &info.kind, &name, vec![cause("FieldValueInvalid", "", e.to_string())]),
-                        _ => ApiError::internal(e),
+                        422 => patch_rejected(),
+                        // A plain Go error upstream: 500, no reason, the bare message.
+                        _ => ApiError {
+                            code: 500,
+                            reason: "",
+                            message: e.to_string(),
+                            details: Box::default(),
+                        },
                     })?;
                 }
             }
@@ -1007,6 +1034,55 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
         render_value(ctx, &v, StatusCode::OK),
         &warnings,
     ))
+}
+
+/// kube-apiserver's answer to a patch that does not apply (`NewGenericServerResponse(422, ..)`).
+fn patch_rejected() -> ApiError {
+    let mut e = ApiError::invalid("", "", "", vec![]);
+    e.message = "the server rejected our request due to an error in our request".into();
+    e.details = Box::default();
+    e
+}
+
+/// Go's `json.Unmarshal` error for a JSON value that does not fit `go_type`.
+fn go_unmarshal_error(v: &Value, go_type: &str) -> String {
+    let kind = match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    format!("json: cannot unmarshal {kind} into Go value of type {go_type}")
+}
+
+/// Checks that a JSON patch decodes into kube's `[]jsonPatchOp` (an array of objects whose
+/// `op`, `path` and `from` are strings when present); what the operations mean is checked
+/// when they are applied.
+fn check_json_patch_shape(v: &Value) -> Result<(), String> {
+    let Some(ops) = v.as_array() else {
+        return if v.is_null() { Ok(()) } else { Err(go_unmarshal_error(v, "[]handlers.jsonPatchOp")) };
+    };
+    for op in ops {
+        let Some(o) = op.as_object() else {
+            if op.is_null() {
+                continue;
+            }
+            return Err(go_unmarshal_error(op, "handlers.jsonPatchOp"));
+        };
+        for field in ["op", "path", "from"] {
+            if let Some(f) = o.get(field)
+                && !f.is_string()
+                && !f.is_null()
+            {
+                let mut m = go_unmarshal_error(f, "string");
+                m = m.replace("Go value of type", &format!("Go struct field jsonPatchOp.{field} of type"));
+                return Err(m);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Kind-specific admission on writes (CRDs are validated and get their status here).

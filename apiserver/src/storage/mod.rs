@@ -6,6 +6,7 @@
 //! default, and an etcd backend can implement the same trait.
 
 pub mod embedded;
+pub mod memory;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
