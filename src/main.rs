@@ -82,6 +82,10 @@ struct MemberArgs {
     /// Simulated nodes.
     #[arg(long, default_value_t = 3)]
     nodes: u32,
+    /// Serve this many independent member clusters from one process, each at
+    /// `https://ADDR/clusters/<name>-NNNN` with its own in-memory store (for scale work).
+    #[arg(long = "virtual", value_name = "N")]
+    virtual_members: Option<u32>,
 }
 
 #[derive(clap::Args)]
@@ -211,8 +215,41 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn member(a: MemberArgs) -> anyhow::Result<()> {
+    if let Some(n) = a.virtual_members {
+        return virtual_members(a, n).await;
+    }
     let running = start_member(&a).await?;
     announce(&running);
+    tokio::signal::ctrl_c().await.context("waiting for ctrl-c")?;
+    Ok(())
+}
+
+/// `ubernetes member --virtual N`: N members behind one listener; writes one kubeconfig each
+/// under `<data-dir>/virtual/` and prints `member <name> kubeconfig=<path>` lines.
+async fn virtual_members(a: MemberArgs, n: u32) -> anyhow::Result<()> {
+    let names: Vec<String> = (1..=n).map(|i| format!("{}-{i:04}", a.name)).collect();
+    let cfg = apiserver::serve::ServeConfig {
+        data_dir: a.data_dir.clone(),
+        bind_address: a.bind_address,
+        secure_port: a.secure_port,
+        cluster_name: a.name.clone(),
+        mode: ServerMode::Member,
+    };
+    let started = apiserver::serve::start_virtual(cfg, names).await.context("starting virtual members")?;
+    for (i, (name, server, kubeconfig)) in started.members.iter().enumerate() {
+        let (region, zone) = UP_PLACES[i % UP_PLACES.len()];
+        let store: Arc<dyn ObjectStore> = Arc::new(LocalClient::new(server.clone()));
+        let opts = member::MemberOptions {
+            name: name.clone(),
+            region: region.to_string(),
+            zone: zone.to_string(),
+            capacity_pods: a.capacity_pods,
+            nodes: a.nodes,
+        };
+        tokio::spawn(member::run(store, opts));
+        println!("member {name} kubeconfig={}", kubeconfig.display());
+    }
+    println!("ubernetes serving {} virtual members on https://{}", started.members.len(), started.addr);
     tokio::signal::ctrl_c().await.context("waiting for ctrl-c")?;
     Ok(())
 }
@@ -271,6 +308,7 @@ async fn up(a: UpArgs) -> anyhow::Result<()> {
             zone: zone.to_string(),
             capacity_pods: 110,
             nodes: 3,
+            virtual_members: None,
         };
         let running = start_member(&args).await?;
         let kubeconfig = std::fs::read_to_string(&running.kubeconfig)
