@@ -127,8 +127,12 @@ impl ApiError {
         } else {
             format!("[{}]", list.join(", "))
         };
-        let mut e = Self::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {joined}"));
-        e.details.name = Some(name.to_string());
+        // kube qualifies the kind with its group: `Deployment.apps "d" is invalid`.
+        let qualified = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let mut e = Self::new(422, "Invalid", format!("{qualified} \"{name}\" is invalid: {joined}"));
+        if !name.is_empty() {
+            e.details.name = Some(name.to_string());
+        }
         if !group.is_empty() {
             e.details.group = Some(group.to_string());
         }

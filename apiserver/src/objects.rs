@@ -188,6 +188,7 @@ pub fn validate_meta(info: &ResourceInfo, obj: &Value, generated: bool) -> Vec<C
             }
         }
     }
+    causes.extend(validate_spec(info, obj));
     for (field, v) in [
         ("labels", obj.pointer("/metadata/labels")),
         ("annotations", obj.pointer("/metadata/annotations")),
@@ -205,6 +206,71 @@ pub fn validate_meta(info: &ResourceInfo, obj: &Value, generated: bool) -> Vec<C
         }
     }
     causes
+}
+
+/// ConfigMaps and Secrets hold at most 1 MiB of data.
+const MAX_DATA_BYTES: usize = 1024 * 1024;
+
+fn data_size(obj: &Value) -> usize {
+    ["data", "binaryData", "stringData"]
+        .iter()
+        .filter_map(|f| obj.get(*f).and_then(|d| d.as_object()))
+        .flat_map(|m| m.iter())
+        .map(|(k, v)| k.len() + v.as_str().map(str::len).unwrap_or(0))
+        .sum()
+}
+
+/// The spec rules of kube-apiserver's validation that clients most often hit.
+fn validate_spec(info: &ResourceInfo, obj: &Value) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    match (info.group.as_str(), info.plural.as_str()) {
+        ("", "configmaps" | "secrets") if data_size(obj) > MAX_DATA_BYTES => {
+            causes.push(cause("FieldValueTooLong", "", format!("Too long: may not be more than {MAX_DATA_BYTES} bytes")));
+        }
+        ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") => {
+            workload_causes(obj, "/spec/template", &mut causes);
+        }
+        ("batch", "jobs") => {
+            let tpl = obj.pointer("/spec/template/spec/containers").and_then(|c| c.as_array());
+            if tpl.is_none_or(|c| c.is_empty()) {
+                causes.push(cause("FieldValueRequired", "spec.template.spec.containers", "Required value"));
+            }
+        }
+        _ => {}
+    }
+    causes
+}
+
+/// Selector present and matching the template's labels; at least one container.
+fn workload_causes(obj: &Value, template: &str, causes: &mut Vec<Cause>) {
+    let selector = obj.pointer("/spec/selector");
+    let match_labels = selector.and_then(|s| s.get("matchLabels")).and_then(|m| m.as_object());
+    let has_exprs = selector.and_then(|s| s.get("matchExpressions")).and_then(|m| m.as_array()).is_some_and(|a| !a.is_empty());
+    if match_labels.is_none_or(|m| m.is_empty()) && !has_exprs {
+        causes.push(cause("FieldValueRequired", "spec.selector", "Required value"));
+    } else if let Some(ml) = match_labels {
+        let labels = obj.pointer(&format!("{template}/metadata/labels")).and_then(|l| l.as_object());
+        let matches = ml.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v));
+        if !matches {
+            causes.push(cause(
+                "FieldValueInvalid",
+                "spec.template.metadata.labels",
+                format!("Invalid value: {}: `selector` does not match template `labels`", go_map(labels)),
+            ));
+        }
+    }
+    let containers = obj.pointer(&format!("{template}/spec/containers")).and_then(|c| c.as_array());
+    if containers.is_none_or(|c| c.is_empty()) {
+        causes.push(cause("FieldValueRequired", "spec.template.spec.containers", "Required value"));
+    }
+}
+
+/// A string map as Go prints it (`map[a:b c:d]`).
+fn go_map(m: Option<&Map<String, Value>>) -> String {
+    let mut items: Vec<String> =
+        m.map(|m| m.iter().map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or(""))).collect()).unwrap_or_default();
+    items.sort();
+    format!("map[{}]", items.join(" "))
 }
 
 /// Pod template defaults kube-apiserver fills in (what `kubectl get -o yaml` shows back,

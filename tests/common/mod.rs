@@ -42,7 +42,11 @@ fn spawn(dir: &Path, port: u16) -> (Child, u16) {
         .split_whitespace()
         .find(|w| w.starts_with("https://"))
         .unwrap_or_else(|| panic!("unexpected first line from server: {line:?}"));
-    let port = addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in serving line");
+    let port = addr
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port in serving line");
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in reader.lines() {});
     (child, port)
@@ -54,7 +58,13 @@ impl Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let (child, port) = spawn(dir.path(), 0);
         let kubeconfig = dir.path().join("admin.kubeconfig");
-        Server { dir, port, kubeconfig, cache_dir: tempfile::tempdir().expect("tempdir"), child: Some(child) }
+        Server {
+            dir,
+            port,
+            kubeconfig,
+            cache_dir: tempfile::tempdir().expect("tempdir"),
+            child: Some(child),
+        }
     }
 
     /// `https://127.0.0.1:<port>`.
@@ -64,7 +74,10 @@ impl Server {
 
     /// The admin bearer token.
     pub fn token(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("admin.token")).expect("token").trim().to_string()
+        std::fs::read_to_string(self.dir.path().join("admin.token"))
+            .expect("token")
+            .trim()
+            .to_string()
     }
 
     /// The CA certificate (PEM).
@@ -106,7 +119,9 @@ impl Server {
     /// A kube-rs client from the admin kubeconfig.
     pub async fn client(&self) -> kube::Client {
         let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("kubeconfig");
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("kubeconfig");
         kube::Client::try_from(cfg).expect("client")
     }
 
@@ -127,7 +142,12 @@ impl Server {
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("run {bin}: {e}"));
         if let Some(input) = stdin {
-            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
         }
         child.wait_with_output().expect("kubectl output")
     }
@@ -166,7 +186,66 @@ pub async fn raw(
     let req = b.body(body).expect("request");
     let resp = client.send(req.map(kube::client::Body::from)).await.expect("send");
     let status = resp.status().as_u16();
-    let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.expect("body").to_bytes();
-    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, v)
+}
+
+impl Server {
+    /// A `Command` for a kubectl binary aimed at this server (KUBECONFIG and
+    /// cache directory set, stdin closed, stdout/stderr piped), for callers that
+    /// need a background process such as `kubectl get -w`.
+    pub fn kubectl_command(&self, bin: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBECACHEDIR", self.cache_dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// A kube-rs client that trusts the server's CA but sends no credentials.
+    pub async fn anonymous_client(&self) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
+        let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("kubeconfig");
+        cfg.auth_info = Default::default();
+        kube::Client::try_from(cfg).expect("client")
+    }
+}
+
+/// Like [`raw`], with extra request headers; also returns the response's
+/// Content-Type. Transport errors are returned, not panicked on, so callers can
+/// probe the server with hostile input.
+pub async fn raw_with_headers(
+    client: &kube::Client,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Result<(u16, String, serde_json::Value), kube::Error> {
+    let mut b = http::Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let req = b.body(body).expect("request");
+    let resp = client.send(req.map(kube::client::Body::from)).await?;
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body()).await?.to_bytes();
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Ok((status, content_type, v))
 }

@@ -143,9 +143,12 @@ pub fn decode_body(info: &ResourceInfo, body: &[u8]) -> ApiResult<Value> {
         .unwrap_or_else(|| info.api_version());
     if kind != info.kind {
         return Err(ApiError::bad_request(format!(
-            "{kind} in version {:?} cannot be handled as a {}: converting ({kind}) to ({}): unknown conversion",
+            "{kind} in version {:?} cannot be handled as a {}: converting ({}.{kind}) to ({}.{}): unknown conversion",
             api_version.rsplit('/').next().unwrap_or(""),
             info.kind,
+            api_version.rsplit('/').next().unwrap_or(""),
+            // kube names its internal version of a group by the group's first label.
+            if info.group.is_empty() { "core" } else { info.group.split('.').next().unwrap_or("") },
             info.kind
         )));
     }

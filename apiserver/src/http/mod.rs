@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::server::ApiServer;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use response::Body;
 use route::Route;
@@ -25,20 +25,31 @@ use std::sync::Arc;
 
 /// Reads a request body up to the server's limit (413 beyond it).
 async fn read_body(req: Request<Incoming>, limit: usize) -> ApiResult<(http::request::Parts, Bytes)> {
-    let (parts, body) = req.into_parts();
-    if let Some(len) = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        && len > limit
-    {
+    let (parts, mut body) = req.into_parts();
+    let mut buf = bytes::BytesMut::new();
+    let mut over = false;
+    // Read to the end even when over the limit (up to a cap), so that a client that sends
+    // its whole body before reading gets the 413 rather than a reset connection.
+    let drain_cap = limit.saturating_mul(8).max(64 << 20);
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::bad_request(format!("error reading request body: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        seen = seen.saturating_add(data.len());
+        if seen > limit {
+            over = true;
+            buf.clear();
+            if seen > drain_cap {
+                break;
+            }
+            continue;
+        }
+        buf.extend_from_slice(&data);
+    }
+    if over {
         return Err(ApiError::too_large(limit));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(c) => Ok((parts, c.to_bytes())),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(limit)),
-        Err(e) => Err(ApiError::bad_request(format!("error reading request body: {e}"))),
-    }
+    Ok((parts, buf.freeze()))
 }
 
 /// Handles one authenticated request.
