@@ -59,7 +59,8 @@ fn scale_map(info: &crate::registry::ResourceInfo) -> ScaleMap {
         Some(p) => ScaleMap {
             spec: crate::crd::json_pointer(&p.spec_replicas),
             status: crate::crd::json_pointer(&p.status_replicas),
-            selector: p.label_selector.as_deref().map(crate::crd::json_pointer),
+            // Without labelSelectorPath a custom resource's Scale has no selector.
+            selector: Some(p.label_selector.as_deref().map(crate::crd::json_pointer).unwrap_or_default()),
         },
         None => ScaleMap { spec: "/spec/replicas".into(), status: "/status/replicas".into(), selector: None },
     }
@@ -74,12 +75,17 @@ fn to_scale(obj: &Value, map: &ScaleMap) -> Value {
         }
     }
     let selector = match &map.selector {
+        Some(p) if p.is_empty() => String::new(),
         Some(p) => obj.pointer(p).and_then(|s| s.as_str()).unwrap_or("").to_string(),
         None => selector_string(obj),
     };
+    let mut status = json!({"replicas": obj.pointer(&map.status).cloned().unwrap_or(json!(0))});
+    if !selector.is_empty() {
+        status["selector"] = json!(selector);
+    }
     json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": m,
            "spec": {"replicas": obj.pointer(&map.spec).cloned().unwrap_or(json!(0))},
-           "status": {"replicas": obj.pointer(&map.status).cloned().unwrap_or(json!(0)), "selector": selector}})
+           "status": status})
 }
 
 /// Sets a JSON pointer path, creating objects on the way.

@@ -16,6 +16,8 @@ fn apply_error(info: &ResourceInfo, name: &str, e: ApplyError) -> ApiError {
             let (message, causes) = conflict_message(&c);
             let mut err = ApiError::conflict(info.group_resource(), name);
             err.message = message;
+            // kube's apply conflict carries only the causes in its details.
+            err.details = Box::default();
             err.details.causes = causes.into_iter().map(|(m, f)| cause("FieldManagerConflict", &f, m)).collect();
             err
         }
