@@ -45,6 +45,14 @@ fn owner_uids(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether `dependent`'s reference to `owner_uid` has `blockOwnerDeletion: true`.
+fn blocks_owner(dependent: &Value, owner_uid: &str) -> bool {
+    dependent
+        .pointer("/metadata/ownerReferences")
+        .and_then(|o| o.as_array())
+        .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid && r["blockOwnerDeletion"] == true))
+}
+
 impl Index {
     fn remove(&mut self, r: &ObjectRef) {
         if let Some(uid) = self.uid_of.remove(r) {
@@ -194,12 +202,18 @@ impl GarbageCollector {
             let mut blocking = 0;
             for d in &dependents {
                 let Some(dv) = self.get(d) else { continue };
-                blocking += 1;
+                // A dependent that keeps another live owner only loses this reference.
+                let others_alive = owner_uids(&dv).iter().any(|u| u != owner_uid && self.index.by_uid.contains_key(u));
+                if others_alive {
+                    self.drop_owner_ref(d, owner_uid).await;
+                    continue;
+                }
+                // The owner waits only for dependents that block its deletion.
+                if blocks_owner(&dv, owner_uid) {
+                    blocking += 1;
+                }
                 if dv.pointer("/metadata/deletionTimestamp").is_none() {
-                    let opts = DeleteOptions {
-                        propagation: Some("Foreground".into()),
-                        ..Default::default()
-                    };
+                    let opts = DeleteOptions { propagation: Some("Foreground".into()), ..Default::default() };
                     self.delete(d, &opts).await;
                 }
             }

@@ -35,8 +35,25 @@ impl<'a> Gvr<'a> {
     }
 }
 
+/// A served resource, as controllers see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceDesc {
+    /// API group.
+    pub group: String,
+    /// Version.
+    pub version: String,
+    /// Plural.
+    pub plural: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespaced or cluster-scoped.
+    pub namespaced: bool,
+}
+
 /// What controllers need from the API: typed-agnostic reads, writes and change events.
 pub trait ObjectStore: Send + Sync {
+    /// Every resource served (preferred versions first within a group).
+    fn resources(&self) -> Vec<ResourceDesc>;
     /// Every object of a resource (optionally in one namespace).
     fn list(&self, r: Gvr<'_>, namespace: Option<&str>) -> Vec<Value>;
     /// One object.
@@ -89,6 +106,25 @@ fn suffix(info: &ResourceInfo, namespace: Option<&str>, name: &str) -> String {
 }
 
 impl ObjectStore for LocalClient {
+    fn resources(&self) -> Vec<ResourceDesc> {
+        let reg = self.server.registry();
+        let mut out = Vec::new();
+        for g in reg.groups() {
+            // The preferred version only: every version shares one storage prefix.
+            let Some(v) = reg.versions(g).into_iter().next() else { continue };
+            for r in reg.resources(g, &v) {
+                out.push(ResourceDesc {
+                    group: r.group.clone(),
+                    version: r.version.clone(),
+                    plural: r.plural.clone(),
+                    kind: r.kind.clone(),
+                    namespaced: r.namespaced,
+                });
+            }
+        }
+        out
+    }
+
     fn list(&self, r: Gvr<'_>, namespace: Option<&str>) -> Vec<Value> {
         let Ok(info) = self.info(r) else { return Vec::new() };
         let ns = if info.namespaced { namespace } else { None };
