@@ -171,7 +171,12 @@ async fn start_federation(
     };
     let running = apiserver::serve::start(cfg).await.context("starting the federation API server")?;
     let store: Arc<dyn ObjectStore> = Arc::new(LocalClient::new(running.server.clone()));
-    tokio::spawn(federation_controllers::clusters::run(store, probe));
+    tokio::spawn(federation_controllers::clusters::run(store.clone(), probe));
+    let propagation = federation_controllers::propagation::PropagationOptions {
+        federation: name.to_string(),
+        ..Default::default()
+    };
+    tokio::spawn(federation_controllers::propagation::run(store, propagation));
     Ok(running)
 }
 

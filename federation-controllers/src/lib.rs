@@ -5,3 +5,6 @@
 
 pub mod clusters;
 pub mod join;
+pub mod kubeconfig;
+pub mod member_api;
+pub mod propagation;
