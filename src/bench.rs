@@ -229,7 +229,12 @@ async fn make_client(kubeconfig: &Path, server_url: Option<&str>, http1: bool) -
     let hyper: hyper_util::client::legacy::Client<_, Body> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .http2_only(true)
-            .http2_adaptive_window(true)
+            // Fixed, generous windows (as client-go's 4 MiB per stream): with hyper's adaptive
+            // window the connection window starts at 64 KiB, and h2's guard against floods of
+            // small DATA frames (budget = half the connection window) then closes the connection
+            // when 100 watch streams are delivered faster than the watchers read them.
+            .http2_initial_stream_window_size(4 << 20)
+            .http2_initial_connection_window_size(16 << 20)
             .build(https);
     let svc = tower::ServiceBuilder::new()
         .layer(cfg.base_uri_layer())
@@ -487,11 +492,15 @@ async fn one_run(a: &ApiArgs, index: usize) -> anyhow::Result<RunResult> {
     } else {
         format!("bench-{}-{}", std::process::id(), index)
     };
-    let result = measure(a, &client, &ns, pid, store.as_deref()).await;
+    let mut result = measure(a, &client, &ns, pid, store.as_deref()).await;
     if server.is_none() && !a.keep {
         let _ = call(&client, Method::DELETE, &format!("/api/v1/namespaces/{ns}"), None).await;
     }
-    if let Some(s) = server {
+    if let Some(mut s) = server {
+        // A failed run may mean the server died: say so rather than only "connection closed".
+        if let (Err(e), Ok(Some(status))) = (&result, s.child.try_wait()) {
+            result = Err(anyhow!("{e:#}")).context(format!("the server (pid {}) exited: {status}", pid.unwrap_or(0)));
+        }
         s.stop().await;
     }
     result
@@ -828,6 +837,7 @@ struct Machine {
     cpu_model: String,
     kernel: String,
     memory: String,
+    load: String,
 }
 
 impl Machine {
@@ -853,7 +863,11 @@ impl Machine {
             })
             .map(|kib| format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0))
             .unwrap_or_else(|| "unknown".into());
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
         Machine {
+            load,
             cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             cpu_model,
             kernel,
@@ -863,8 +877,8 @@ impl Machine {
 
     fn summary(&self) -> String {
         format!(
-            "{} CPUs ({}), {} RAM, Linux {}",
-            self.cpus, self.cpu_model, self.memory, self.kernel
+            "{} CPUs ({}), {} RAM, Linux {}, load average {} at start",
+            self.cpus, self.cpu_model, self.memory, self.kernel, self.load
         )
     }
 }
@@ -1108,10 +1122,7 @@ fn render_markdown(a: &ApiArgs, machine: &Machine, command: &str, runs: &[RunRes
     s.push('\n');
     s.push_str("### Setup\n\n");
     s.push_str(&format!("- Command: `{command}`\n"));
-    s.push_str(&format!(
-        "- Machine: {} CPUs ({}), {} RAM, Linux {}\n",
-        machine.cpus, machine.cpu_model, machine.memory, machine.kernel
-    ));
+    s.push_str(&format!("- Machine: {}\n", machine.summary()));
     s.push_str(&format!(
         "- Server: {}; client: `kube::Client` over {}, in the same machine (client and server share the CPUs)\n",
         if a.kubeconfig.is_some() {

@@ -295,7 +295,8 @@ impl Controller {
         for c in &selected {
             let facts = clusters.iter().find(|f| &f.name == c);
             let labels = facts.map(|f| f.labels.clone()).unwrap_or_default();
-            let state = self.propagate_to(c, &r, &obj, &key, &overrides, &labels, generation).await;
+            let report_only = policy.pointer("/spec/driftPolicy").and_then(|d| d.as_str()) == Some("Report");
+            let state = self.propagate_to(c, &r, &obj, &key, &overrides, &labels, generation, report_only).await;
             states.push(state);
         }
         if policy.pointer("/spec/propagateDeps").and_then(|d| d.as_bool()) == Some(true) {
@@ -338,6 +339,7 @@ impl Controller {
         overrides: &[Value],
         cluster_labels: &serde_json::Map<String, Value>,
         generation: i64,
+        report_only: bool,
     ) -> Value {
         let mut rendered = strip(obj, &self.opts.federation);
         rendered["metadata"]["annotations"][SOURCE_ANNOTATION] = json!(key);
@@ -347,7 +349,11 @@ impl Controller {
         }
         let hash = content_hash(&rendered);
         let akey = (cluster.to_string(), key.to_string());
-        if self.applied.get(&akey).is_some_and(|a| a.hash == hash) {
+        let unchanged = self.applied.get(&akey).is_some_and(|a| a.hash == hash);
+        // A member copy that no longer holds what we applied has drifted: apply again
+        // (server-side apply restores only the fields we own), unless the policy only reports.
+        let in_sync = self.copies.get(&akey).is_none_or(|copy| contains(copy, &rendered));
+        if unchanged && (in_sync || report_only) {
             return self.copy_state(cluster, key);
         }
         let Some(member) = self.members.get(cluster) else {
@@ -492,7 +498,7 @@ impl Controller {
             let generation = dep.pointer("/metadata/generation").and_then(|g| g.as_i64()).unwrap_or(0);
             for c in selected {
                 let labels = clusters.iter().find(|f| &f.name == c).map(|f| f.labels.clone()).unwrap_or_default();
-                self.propagate_to(c, &r, &dep, &key, &[], &labels, generation).await;
+                self.propagate_to(c, &r, &dep, &key, &[], &labels, generation, false).await;
             }
         }
     }

@@ -1,0 +1,391 @@
+//! One task per Cluster: keeps a client of the member, probes it every interval (or at
+//! once when its spec or Secret changes), and writes the Cluster's status.
+
+use super::events::Recorder;
+use super::facts;
+use super::status::{self, ClusterStatus, Facts, Outcome, Transition};
+use super::{ClusterControllerOptions, SECRETS};
+use crate::join::CLUSTERS;
+use crate::kubeconfig::{self, KUBECONFIG_KEY};
+use crate::member_api::{MemberClient, MemberError};
+use apiserver::local::ObjectStore;
+use base64::Engine;
+use serde_json::Value;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+
+/// Version, nodes and capacity are refreshed every this many successful probes.
+pub const REFRESH_EVERY: u32 = 6;
+/// Discovery is refreshed every this many refreshes.
+pub const DISCOVERY_EVERY: u32 = 5;
+/// The status is written at least every this many probes, even when nothing but the
+/// probe time changed (so `lastProbeTime` stays recent without a write per probe).
+pub const HEARTBEAT_PROBES: u32 = 6;
+/// Smallest gap between two probes of one member when changes trigger them.
+const MIN_GAP: Duration = Duration::from_millis(500);
+
+/// The timeout of each request to a member: half the interval, between 0.5 s and 10 s.
+pub fn request_timeout(interval: Duration) -> Duration {
+    (interval / 2).clamp(Duration::from_millis(500), Duration::from_secs(10))
+}
+
+/// When to probe a member first: members with a Ready condition (after a restart) are
+/// spread over a whole interval; new members are probed within a second.
+pub fn initial_delay(name: &str, interval: Duration, has_condition: bool) -> Duration {
+    let window = if has_condition { interval } else { interval.min(Duration::from_secs(1)) };
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    let millis = window.as_millis().max(1) as u64;
+    Duration::from_millis(h.finish() % millis)
+}
+
+/// What a member client was built from; a change means a new client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ClientKey {
+    secret: (String, String),
+    secret_rv: String,
+    endpoint: Option<String>,
+}
+
+/// The state of one Cluster's probing.
+pub struct Worker {
+    name: String,
+    store: Arc<dyn ObjectStore>,
+    opts: ClusterControllerOptions,
+    notify: Arc<Notify>,
+    limiter: Arc<Semaphore>,
+    member: Option<(ClientKey, MemberClient)>,
+    failures: u32,
+    needs_refresh: bool,
+    successes_since_refresh: u32,
+    refreshes: u32,
+    probes_since_write: u32,
+    placement: (Option<String>, Option<String>),
+    recorder: Recorder,
+}
+
+impl Worker {
+    /// A worker for the Cluster `name`.
+    pub fn new(
+        name: String,
+        store: Arc<dyn ObjectStore>,
+        opts: ClusterControllerOptions,
+        notify: Arc<Notify>,
+        limiter: Arc<Semaphore>,
+    ) -> Self {
+        let recorder = Recorder::new(store.clone());
+        Self {
+            name,
+            store,
+            opts,
+            notify,
+            limiter,
+            member: None,
+            failures: 0,
+            needs_refresh: true,
+            successes_since_refresh: 0,
+            refreshes: 0,
+            probes_since_write: u32::MAX,
+            placement: (None, None),
+            recorder,
+        }
+    }
+
+    fn cluster(&self) -> Option<Value> {
+        self.store.get(CLUSTERS, None, &self.name)
+    }
+
+    /// Probes until the Cluster is gone.
+    pub async fn run(mut self) {
+        let Some(obj) = self.cluster() else { return };
+        let status = ClusterStatus::of(&obj);
+        self.failures = status.consecutive_failures;
+        let has_condition = status.ready().is_some();
+        if !has_condition {
+            self.write_pending().await;
+        }
+        let interval = self.opts.probe_interval;
+        let mut next = Instant::now() + initial_delay(&self.name, interval, has_condition);
+        let mut last = Instant::now() - MIN_GAP;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = self.notify.notified() => tokio::time::sleep_until(last + MIN_GAP).await,
+            }
+            last = Instant::now();
+            let permit = self.limiter.clone().acquire_owned().await;
+            let alive = self.probe_cycle().await;
+            drop(permit);
+            if !alive {
+                return;
+            }
+            next = (last + interval).max(Instant::now());
+        }
+    }
+
+    async fn write_pending(&mut self) {
+        let now = now();
+        let f = move |cur: &Value| {
+            let mut s = ClusterStatus::of(cur);
+            if s.ready().is_some() {
+                return None;
+            }
+            s.conditions.insert(0, status::pending_condition(&now));
+            let mut new = cur.clone();
+            new["status"] = s.to_value();
+            Some(new)
+        };
+        if let Err(e) = self.store.modify(CLUSTERS, None, &self.name, Box::new(f)).await {
+            tracing::debug!(cluster = %self.name, error = %e, "writing the pending condition");
+        }
+    }
+
+    /// One probe and its status update; false when the Cluster is gone.
+    async fn probe_cycle(&mut self) -> bool {
+        let Some(obj) = self.cluster() else { return false };
+        let (outcome, facts) = self.probe(&obj).await;
+        self.failures = match outcome {
+            Outcome::Ready => 0,
+            Outcome::Failed(_) => self.failures.saturating_add(1),
+        };
+        if matches!(outcome, Outcome::Failed(_)) {
+            self.needs_refresh = true;
+        }
+        self.report(&obj, &outcome, &facts).await;
+        true
+    }
+
+    async fn probe(&mut self, obj: &Value) -> (Outcome, Facts) {
+        let member = match self.client(obj).await {
+            Ok(m) => m,
+            Err(e) => return (Outcome::Failed(e), Facts::default()),
+        };
+        if let Err(e) = member.readyz().await {
+            return (Outcome::Failed(e), Facts::default());
+        }
+        self.successes_since_refresh += 1;
+        if !self.needs_refresh && self.successes_since_refresh < REFRESH_EVERY {
+            return (Outcome::Ready, Facts::default());
+        }
+        match self.refresh(&member).await {
+            Ok(f) => (Outcome::Ready, f),
+            Err(e) => (Outcome::Failed(e), Facts::default()),
+        }
+    }
+
+    /// The member's client, rebuilt when its Secret or endpoint changed.
+    async fn client(&mut self, obj: &Value) -> Result<MemberClient, MemberError> {
+        let (ns, name) = secret_ref(obj)?;
+        let secret = self
+            .store
+            .get(SECRETS, Some(&ns), &name)
+            .ok_or_else(|| MemberError::InvalidKubeconfig(format!("secret {ns}/{name} not found")))?;
+        let endpoint = obj.pointer("/spec/apiEndpoint").and_then(Value::as_str).map(str::to_string);
+        let secret_rv = secret.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        let key = ClientKey { secret: (ns, name), secret_rv, endpoint };
+        if let Some((k, m)) = &self.member
+            && *k == key
+        {
+            return Ok(m.clone());
+        }
+        self.member = None;
+        let timeout = request_timeout(self.opts.probe_interval);
+        let m = client_from_secret(&secret, &key.secret, key.endpoint.as_deref(), timeout).await?;
+        tracing::debug!(cluster = %self.name, url = m.url(), "built a member client");
+        self.member = Some((key, m.clone()));
+        self.needs_refresh = true;
+        Ok(m)
+    }
+
+    /// Version, nodes, capacity and (less often) discovery. Only rejected credentials fail
+    /// the probe; other errors keep the previous values.
+    async fn refresh(&mut self, m: &MemberClient) -> Result<Facts, MemberError> {
+        let mut f = Facts::default();
+        let keep = |what: &str, e: MemberError| -> Result<(), MemberError> {
+            match e {
+                MemberError::Unauthorized(_) => Err(e),
+                other => {
+                    tracing::debug!(url = m.url(), error = %other, "refreshing {what}");
+                    Ok(())
+                }
+            }
+        };
+        match m.git_version().await {
+            Ok(v) => f.version = Some(v),
+            Err(e) => keep("version", e)?,
+        }
+        match facts::capacity(m).await {
+            Ok((nodes, allocated)) => {
+                f.region = nodes.region.clone();
+                f.zone = nodes.zone.clone();
+                f.resources = Some(facts::resource_summary(&nodes, allocated));
+                f.nodes = Some(nodes.summary);
+            }
+            Err(e) => keep("capacity", e)?,
+        }
+        if self.needs_refresh || self.refreshes % DISCOVERY_EVERY == 0 {
+            match facts::discover(m).await {
+                Ok(e) => f.enablements = Some(e),
+                Err(e) => keep("discovery", e)?,
+            }
+        }
+        self.refreshes = self.refreshes.wrapping_add(1);
+        self.needs_refresh = false;
+        self.successes_since_refresh = 0;
+        self.placement = (f.region.clone().or(self.placement.0.take()), f.zone.clone().or(self.placement.1.take()));
+        Ok(f)
+    }
+
+    /// Computes the new status, writes it when it changed materially or the heartbeat is
+    /// due, and records an Event on a Ready transition.
+    async fn report(&mut self, obj: &Value, outcome: &Outcome, facts: &Facts) {
+        let old = ClusterStatus::of(obj);
+        let now = now();
+        let threshold = self.opts.failure_threshold.max(1);
+        let (new, transition) = status::next_status(&old, outcome, self.failures, threshold, facts, &now);
+        let placement = self.placement_to_fill(obj);
+        self.probes_since_write = self.probes_since_write.saturating_add(1);
+        let due = self.probes_since_write >= HEARTBEAT_PROBES;
+        if status::materially_different(&old, &new, threshold) || due || placement.is_some() {
+            self.write(new, placement).await;
+        }
+        if let Some(t) = transition {
+            self.announce(obj, &t, &now).await;
+        }
+    }
+
+    /// Region and zone from node labels, when the spec has none.
+    fn placement_to_fill(&self, obj: &Value) -> Option<(Option<String>, Option<String>)> {
+        let empty = |k: &str| obj.pointer(&format!("/spec/{k}")).and_then(Value::as_str).is_none_or(str::is_empty);
+        let region = self.placement.0.clone().filter(|_| empty("region"));
+        let zone = self.placement.1.clone().filter(|_| empty("zone"));
+        (region.is_some() || zone.is_some()).then_some((region, zone))
+    }
+
+    async fn write(&mut self, new: ClusterStatus, placement: Option<(Option<String>, Option<String>)>) {
+        let f = move |cur: &Value| {
+            let mut next = cur.clone();
+            let mut status = new.clone();
+            status.other = ClusterStatus::of(cur).other;
+            next["status"] = status.to_value();
+            if let Some((region, zone)) = &placement {
+                fill_spec(&mut next, "region", region.as_deref());
+                fill_spec(&mut next, "zone", zone.as_deref());
+            }
+            (next != *cur).then_some(next)
+        };
+        match self.store.modify(CLUSTERS, None, &self.name, Box::new(f)).await {
+            Ok(_) => self.probes_since_write = 0,
+            Err(e) if e.code == 404 => {}
+            Err(e) => tracing::warn!(cluster = %self.name, error = %e, "writing the cluster status"),
+        }
+    }
+
+    async fn announce(&mut self, obj: &Value, t: &Transition, now: &str) {
+        if t.to == "True" {
+            tracing::info!(cluster = %self.name, "cluster is ready");
+        } else {
+            tracing::warn!(cluster = %self.name, reason = %t.reason, why = %t.message, "cluster is not ready");
+        }
+        let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+        self.recorder.transition(&self.name, uid, t, now).await;
+    }
+}
+
+fn fill_spec(obj: &mut Value, key: &str, value: Option<&str>) {
+    let Some(v) = value else { return };
+    let empty = obj.pointer(&format!("/spec/{key}")).and_then(Value::as_str).is_none_or(str::is_empty);
+    if empty && let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert(key.to_string(), Value::String(v.to_string()));
+    }
+}
+
+/// `spec.secretRef` of a Cluster.
+pub fn secret_ref(obj: &Value) -> Result<(String, String), MemberError> {
+    let r = obj.pointer("/spec/secretRef");
+    let get = |k: &str| r.and_then(|r| r.get(k)).and_then(Value::as_str).filter(|s| !s.is_empty());
+    match (get("namespace"), get("name")) {
+        (Some(ns), Some(n)) => Ok((ns.to_string(), n.to_string())),
+        _ => Err(MemberError::InvalidKubeconfig("spec.secretRef needs a namespace and a name".into())),
+    }
+}
+
+/// Builds a member client from the kubeconfig in a Secret.
+pub async fn client_from_secret(
+    secret: &Value,
+    (ns, name): &(String, String),
+    endpoint: Option<&str>,
+    timeout: Duration,
+) -> Result<MemberClient, MemberError> {
+    let invalid = |why: String| MemberError::InvalidKubeconfig(format!("secret {ns}/{name}: {why}"));
+    let encoded = secret
+        .pointer(&format!("/data/{KUBECONFIG_KEY}"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(format!("no key {KUBECONFIG_KEY:?}")))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| invalid(format!("key {KUBECONFIG_KEY:?} is not valid base64")))?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid("the kubeconfig is not UTF-8 text".into()))?;
+    let kc = kubeconfig::parse(&text).map_err(|e| invalid(e.0))?;
+    let sel = kubeconfig::select(&kc, None).map_err(|e| invalid(e.0))?;
+    match MemberClient::new(&sel, endpoint, timeout).await {
+        Err(MemberError::InvalidKubeconfig(why)) => Err(invalid(why)),
+        other => other,
+    }
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn delays_spread_and_stay_in_window() {
+        let i = Duration::from_secs(10);
+        assert!(initial_delay("a", i, true) < i);
+        assert!(initial_delay("a", i, false) < Duration::from_secs(1));
+        let distinct: std::collections::HashSet<_> = (0..100).map(|n| initial_delay(&format!("m{n}"), i, true)).collect();
+        assert!(distinct.len() > 90);
+    }
+
+    #[test]
+    fn timeouts_are_shorter_than_the_interval() {
+        assert_eq!(request_timeout(Duration::from_secs(2)), Duration::from_secs(1));
+        assert_eq!(request_timeout(Duration::from_secs(1)), Duration::from_millis(500));
+        assert_eq!(request_timeout(Duration::from_secs(60)), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn secret_refs_are_checked() {
+        let ok = json!({"spec": {"secretRef": {"namespace": "ns", "name": "s"}}});
+        assert_eq!(secret_ref(&ok).expect("ref"), ("ns".to_string(), "s".to_string()));
+        assert_eq!(secret_ref(&json!({"spec": {}})).expect_err("missing").reason(), "InvalidKubeconfig");
+    }
+
+    #[test]
+    fn spec_is_filled_only_when_empty() {
+        let mut obj = json!({"spec": {"region": "given", "zone": ""}});
+        fill_spec(&mut obj, "region", Some("r"));
+        fill_spec(&mut obj, "zone", Some("z"));
+        assert_eq!(obj["spec"], json!({"region": "given", "zone": "z"}));
+    }
+
+    #[tokio::test]
+    async fn broken_secrets_say_why_without_contents() {
+        let key = ("ubernetes-system".to_string(), "cluster-m1".to_string());
+        let t = Duration::from_secs(1);
+        let e = client_from_secret(&json!({"data": {}}), &key, None, t).await.expect_err("no key");
+        assert_eq!(e.to_string(), "the kubeconfig cannot be used: secret ubernetes-system/cluster-m1: no key \"kubeconfig\"");
+        let bad = base64::engine::general_purpose::STANDARD.encode("users: \"s3cr3t\"");
+        let e = client_from_secret(&json!({"data": {"kubeconfig": bad}}), &key, None, t).await.expect_err("bad yaml");
+        assert!(!e.to_string().contains("s3cr3t"), "{e}");
+        assert_eq!(e.reason(), "InvalidKubeconfig");
+    }
+}

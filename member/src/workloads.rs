@@ -1,0 +1,168 @@
+//! The workload controller: on every change of a workload (or a node), and every
+//! [`RESYNC`](crate::RESYNC) as a safety net, shares the cluster's pod capacity among all
+//! workloads and writes each one's status where it differs from what is stored.
+
+use crate::capacity::{self, Claim, Env, Kind, NodeInfo, WorkloadKey};
+use crate::nodes::NODES;
+use crate::pods::{self, PODS};
+use crate::{MemberError, MemberOptions, status, util};
+use apiserver::cache::CacheEvent;
+use apiserver::local::ObjectStore;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+/// Time to let a burst of changes arrive before reconciling once for all of them.
+const DEBOUNCE: Duration = Duration::from_millis(20);
+
+/// Simulates the controllers and kubelets behind workload status.
+pub struct Workloads {
+    store: Arc<dyn ObjectStore>,
+    name: String,
+    capacity: u32,
+    prefixes: HashSet<String>,
+}
+
+/// What one reconcile pass saw: every simulated workload, every pod, the nodes, and the
+/// share of the capacity each workload gets.
+struct Snapshot {
+    env: Env,
+    objects: Vec<(WorkloadKey, Value)>,
+    pods: Vec<Value>,
+    grants: HashMap<WorkloadKey, u32>,
+}
+
+impl Workloads {
+    /// A controller for a member (running at most `opts.capacity_pods` pods).
+    pub fn new(store: Arc<dyn ObjectStore>, opts: &MemberOptions) -> Self {
+        let mut prefixes: HashSet<String> = Kind::ALL.iter().map(|k| store.prefix(k.gvr())).collect();
+        prefixes.insert(store.prefix(NODES));
+        Self {
+            store,
+            name: opts.name.clone(),
+            capacity: opts.capacity_pods,
+            prefixes,
+        }
+    }
+
+    /// Runs until the process ends.
+    pub async fn run(self) {
+        let mut events = self.store.subscribe();
+        let mut resync = crate::resync_ticker(&self.name);
+        loop {
+            self.reconcile().await;
+            tokio::select! {
+                _ = resync.tick() => {}
+                open = self.next_relevant(&mut events) => {
+                    if !open {
+                        events = self.store.subscribe();
+                    }
+                    tokio::time::sleep(DEBOUNCE).await;
+                    self.drain(&mut events);
+                }
+            }
+        }
+    }
+
+    /// Waits for a change to a workload or a node (true), or for the event stream to close (false).
+    async fn next_relevant(&self, events: &mut broadcast::Receiver<Arc<CacheEvent>>) -> bool {
+        loop {
+            match events.recv().await {
+                Ok(ev) if self.prefixes.contains(&*ev.resource) => return true,
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => return true,
+                Err(RecvError::Closed) => {
+                    tokio::time::sleep(crate::RESYNC).await;
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Drops queued events: the next reconcile reads everything afresh.
+    fn drain(&self, events: &mut broadcast::Receiver<Arc<CacheEvent>>) {
+        while !matches!(
+            events.try_recv(),
+            Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed)
+        ) {}
+    }
+
+    /// Reads every workload and node and shares the capacity among the workloads.
+    fn snapshot(&self) -> Snapshot {
+        let nodes = self.store.list(NODES, None);
+        let mut nodes: Vec<NodeInfo> = nodes.iter().map(NodeInfo::of).collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        let env = Env { nodes };
+        let mut objects = Vec::new();
+        let mut claims = Vec::new();
+        let pods = self.store.list(PODS, None);
+        for kind in Kind::ALL {
+            let listed = if kind == Kind::Pod {
+                pods.clone()
+            } else {
+                self.store.list(kind.gvr(), None)
+            };
+            for obj in listed {
+                if let Some(claim) = Claim::of(kind, &obj, &env) {
+                    objects.push((claim.key.clone(), obj));
+                    claims.push(claim);
+                }
+            }
+        }
+        let grants = capacity::allocate(&claims, self.capacity);
+        Snapshot {
+            env,
+            objects,
+            pods,
+            grants,
+        }
+    }
+
+    /// One pass: computes every workload's status, writes those that changed, then brings
+    /// the pods in line.
+    pub async fn reconcile(&self) {
+        let snap = self.snapshot();
+        let now = util::now();
+        let mut planner = pods::Planner::new(&snap.env, &snap.pods);
+        for (key, obj) in &snap.objects {
+            let granted = snap.grants.get(key).copied().unwrap_or(0);
+            let desired = status::compute(key.kind, obj, granted, &snap.env, &now);
+            let current = match desired {
+                Some(d) if Some(&d) != obj.get("status") => self.write_status(key, granted, &snap.env, &now).await,
+                _ => Ok(Some(obj.clone())),
+            };
+            match current {
+                Ok(Some(obj)) => planner.plan(key.kind, &obj, granted),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "writing workload status"),
+            }
+        }
+        pods::apply(self.store.as_ref(), planner.into_ops(), snap.env.nodes.len()).await;
+    }
+
+    /// Writes the status of one workload, recomputed on the stored object (it may have moved
+    /// on); returns the object as stored (None when it is gone).
+    async fn write_status(
+        &self,
+        key: &WorkloadKey,
+        granted: u32,
+        env: &Env,
+        now: &str,
+    ) -> Result<Option<Value>, MemberError> {
+        let update = move |old: &Value| util::with_status(old, status::compute(key.kind, old, granted, env, now)?);
+        let result = self
+            .store
+            .modify(key.kind.gvr(), Some(&key.namespace), &key.name, Box::new(update))
+            .await;
+        match result {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.reason == "NotFound" => Ok(None),
+            Err(e) => Err(MemberError::api(
+                format!("status of {:?} {}/{}", key.kind, key.namespace, key.name),
+                e,
+            )),
+        }
+    }
+}
