@@ -132,6 +132,12 @@ struct UpArgs {
     /// Number of local member clusters.
     #[arg(long, default_value_t = 3)]
     members: u16,
+    /// Seconds between health probes of each member cluster.
+    #[arg(long, default_value_t = 10)]
+    cluster_probe_interval: u64,
+    /// Consecutive failed probes before a member turns NotReady.
+    #[arg(long, default_value_t = 3)]
+    cluster_failure_threshold: u32,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -296,7 +302,10 @@ async fn up(a: UpArgs) -> anyhow::Result<()> {
         std::net::Ipv4Addr::LOCALHOST.into(),
         a.port,
         "ubernetes",
-        Default::default(),
+        federation_controllers::clusters::ClusterControllerOptions {
+            probe_interval: Duration::from_secs(a.cluster_probe_interval.max(1)),
+            failure_threshold: a.cluster_failure_threshold.max(1),
+        },
     )
     .await?;
     let fed_store = LocalClient::new(fed.server.clone());
@@ -307,7 +316,8 @@ async fn up(a: UpArgs) -> anyhow::Result<()> {
         let args = MemberArgs {
             data_dir: a.data_dir.join(&name),
             bind_address: std::net::Ipv4Addr::LOCALHOST.into(),
-            secure_port: a.port + i,
+            // Port 0: every server picks a free port (tests run several systems at once).
+            secure_port: if a.port == 0 { 0 } else { a.port + i },
             name: name.clone(),
             region: region.to_string(),
             zone: zone.to_string(),
@@ -331,13 +341,14 @@ async fn up(a: UpArgs) -> anyhow::Result<()> {
         println!("{name:<10} {region}/{zone}  https://{}  KUBECONFIG={}", running.addr, running.kubeconfig.display());
         members.push(running);
     }
-    println!("ubernetes   federation   https://{}  KUBECONFIG={}", fed.addr, fed.kubeconfig.display());
+    println!("ubernetes  federation       https://{}  KUBECONFIG={}", fed.addr, fed.kubeconfig.display());
     println!();
     println!("Next:");
     println!("  export KUBECONFIG={}", fed.kubeconfig.display());
     println!("  kubectl get clusters");
     println!("  kubectl apply -f manifests/examples/web.yaml");
     println!("Ctrl-C stops everything; running `ubernetes up` again reuses the data.");
+    announce(&fed);
     tokio::signal::ctrl_c().await.context("waiting for ctrl-c")?;
     Ok(())
 }

@@ -1,0 +1,264 @@
+//! Issue 5: propagation to member clusters, overrides, status aggregation, policy moves,
+//! drift correction and deletion, against a real `ubernetes up` (federation + 3 members).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `ubernetes up`: the federation and its members, each with a kubeconfig.
+struct System {
+    _dir: tempfile::TempDir,
+    child: Child,
+    federation: PathBuf,
+    members: Vec<(String, PathBuf)>,
+    cache: tempfile::TempDir,
+}
+
+impl System {
+    fn up() -> System {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ubernetes"))
+            .args(["up", "--port", "0", "--members", "3", "--cluster-probe-interval", "1", "--data-dir"])
+            .arg(dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start ubernetes up");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut members = Vec::new();
+        let federation = loop {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).expect("read up's output");
+            assert!(n > 0, "ubernetes up exited before serving");
+            if line.starts_with("member-") {
+                let name = line.split_whitespace().next().unwrap_or_default().to_string();
+                let kc = line.split("KUBECONFIG=").nth(1).map(|s| s.trim().to_string()).expect("member kubeconfig");
+                members.push((name, PathBuf::from(kc)));
+            }
+            if let Some(kc) = line.strip_prefix("ubernetes serving on ").and_then(|l| l.split("kubeconfig=").nth(1)) {
+                break PathBuf::from(kc.trim());
+            }
+        };
+        std::thread::spawn(move || for _ in reader.lines() {});
+        assert_eq!(members.len(), 3, "three members started");
+        System { _dir: dir, child, federation, members, cache: tempfile::tempdir().expect("tempdir") }
+    }
+
+    fn kubectl_at(&self, kubeconfig: &PathBuf, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", kubeconfig)
+            .env("KUBECACHEDIR", self.cache.path())
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl");
+        if let Some(s) = stdin {
+            c.stdin.take().expect("stdin").write_all(s.as_bytes()).expect("write stdin");
+        }
+        c.wait_with_output().expect("kubectl output")
+    }
+
+    fn fed(&self, args: &[&str]) -> String {
+        common::ok(self.kubectl_at(&self.federation, args, None))
+    }
+
+    fn apply(&self, manifest: &str) {
+        common::ok(self.kubectl_at(&self.federation, &["apply", "-f", "-"], Some(manifest)));
+    }
+
+    fn member(&self, i: usize, args: &[&str]) -> Output {
+        self.kubectl_at(&self.members[i].1, args, None)
+    }
+
+    /// Names of objects of `kind` in the default namespace of member `i`.
+    fn member_names(&self, i: usize, kind: &str) -> Vec<String> {
+        let out = self.member(i, &["get", kind, "-n", "default", "-o", "jsonpath={.items[*].metadata.name}"]);
+        String::from_utf8_lossy(&out.stdout).split_whitespace().filter(|n| *n != "kube-root-ca.crt").map(String::from).collect()
+    }
+
+    fn member_json(&self, i: usize, what: &str) -> Option<serde_json::Value> {
+        let out = self.member(i, &["get", what, "-n", "default", "-o", "json"]);
+        out.status.success().then(|| serde_json::from_slice(&out.stdout).ok()).flatten()
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn eventually(what: &str, deadline: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out after {deadline:?} waiting for: {what}");
+}
+
+const APP: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config, namespace: default}
+data: {greeting: hello}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports: [{containerPort: 80}]
+        volumeMounts: [{name: cfg, mountPath: /etc/web}]
+      volumes: [{name: cfg, configMap: {name: web-config}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 18080, targetPort: 80}]
+---
+apiVersion: policy.ubernetes.io/v1alpha1
+kind: OverridePolicy
+metadata: {name: web, namespace: default}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: web}]
+  overrideRules:
+  - targetCluster: {clusterNames: [member-2]}
+    overriders:
+      imageOverrider: [{component: Tag, operator: replace, value: "1.28"}]
+"#;
+
+fn policy(region: &str) -> String {
+    format!(
+        r#"
+apiVersion: policy.ubernetes.io/v1alpha1
+kind: PropagationPolicy
+metadata: {{name: web, namespace: default}}
+spec:
+  propagateDeps: true
+  resourceSelectors:
+  - {{apiVersion: apps/v1, kind: Deployment, name: web}}
+  - {{apiVersion: v1, kind: Service, name: web}}
+  placement:
+    clusterAffinity:
+      fieldSelector:
+        matchExpressions: [{{key: region, operator: In, values: [{region}]}}]
+"#
+    )
+}
+
+fn image_in(sys: &System, i: usize) -> Option<String> {
+    sys.member_json(i, "deploy/web")
+        .and_then(|d| d.pointer("/spec/template/spec/containers/0/image").and_then(|v| v.as_str()).map(String::from))
+}
+
+/// HTTP GET to an address, returning the body.
+fn http_get(addr: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the load balancer address");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn objects_follow_the_policy_with_overrides_status_drift_and_deletion() {
+    let sys = System::up();
+    eventually("3 Ready clusters", Duration::from_secs(30), || {
+        sys.fed(&["get", "clusters", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}"])
+            .split_whitespace()
+            .filter(|s| *s == "True")
+            .count()
+            == 3
+    });
+    sys.apply(APP);
+    sys.apply(&policy("region-1"));
+
+    // Exactly the clusters of region-1 (member-1, member-2), the ConfigMap too (propagateDeps).
+    eventually("deployment in region-1 members", Duration::from_secs(20), || {
+        sys.member_names(0, "deploy") == ["web"] && sys.member_names(1, "deploy") == ["web"]
+    });
+    assert!(sys.member_names(2, "deploy").is_empty(), "member-3 is in region-2");
+    eventually("the mounted ConfigMap follows the Deployment", Duration::from_secs(10), || {
+        sys.member_names(0, "configmaps") == ["web-config"] && sys.member_names(1, "configmaps") == ["web-config"]
+    });
+    assert!(sys.member_names(2, "configmaps").is_empty());
+    // Per-cluster override.
+    assert_eq!(image_in(&sys, 0).as_deref(), Some("nginx:1.27"));
+    assert_eq!(image_in(&sys, 1).as_deref(), Some("nginx:1.28"));
+
+    // Status back: rollout status completes; READY sums the members.
+    common::ok(sys.kubectl_at(&sys.federation, &["rollout", "status", "deploy/web", "--timeout=30s"], None));
+    eventually("ready replicas summed over 2 clusters", Duration::from_secs(20), || {
+        sys.fed(&["get", "deploy", "web", "-o", "jsonpath={.status.readyReplicas}"]) == "4"
+    });
+    // The Service lists each cluster's load-balancer address, and each really serves.
+    let mut ips = Vec::new();
+    eventually("two load-balancer addresses", Duration::from_secs(20), || {
+        let out = sys.fed(&["get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[*].ip}"]);
+        ips = out.split_whitespace().map(String::from).collect();
+        ips.len() == 2
+    });
+    let answers: Vec<String> = ips.iter().map(|ip| http_get(&format!("{ip}:18080"))).collect();
+    assert!(answers.iter().any(|a| a.contains("member-1")), "{answers:?}");
+    assert!(answers.iter().any(|a| a.contains("member-2")), "{answers:?}");
+    // The placement record says where it went.
+    let placement = sys.fed(&["get", "placements", "deployment-web", "-o", "json"]);
+    assert!(placement.contains("member-1") && placement.contains("member-2") && !placement.contains("member-3"));
+
+    // Drift: an edit in a member is undone within 5 s.
+    common::ok(sys.member(0, &["set", "image", "deploy/web", "web=nginx:evil"]));
+    eventually("drift corrected", Duration::from_secs(5), || image_in(&sys, 0).as_deref() == Some("nginx:1.27"));
+
+    // A new image in the federation rolls out everywhere.
+    sys.fed(&["set", "image", "deploy/web", "web=nginx:1.29"]);
+    eventually("new image in member-1", Duration::from_secs(15), || image_in(&sys, 0).as_deref() == Some("nginx:1.29"));
+    assert_eq!(image_in(&sys, 1).as_deref(), Some("nginx:1.28"), "the override still wins in member-2");
+
+    // Moving the policy to region-2 moves the objects.
+    sys.apply(&policy("region-2"));
+    eventually("moved to member-3", Duration::from_secs(20), || {
+        sys.member_names(2, "deploy") == ["web"]
+            && sys.member_names(0, "deploy").is_empty()
+            && sys.member_names(1, "deploy").is_empty()
+    });
+    eventually("service moved too", Duration::from_secs(20), || sys.member_names(2, "svc") == ["web"]);
+
+    // Deleting in the federation removes every member copy, then the object itself.
+    sys.fed(&["delete", "deploy", "web", "--wait=true", "--timeout=30s"]);
+    eventually("member copies removed", Duration::from_secs(20), || (0..3).all(|i| sys.member_names(i, "deploy").is_empty()));
+}
+
+#[test]
+fn objects_without_a_policy_stay_in_the_federation() {
+    let sys = System::up();
+    eventually("clusters ready", Duration::from_secs(30), || {
+        sys.fed(&["get", "clusters", "-o", "name"]).lines().count() == 3
+    });
+    sys.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: local-only, namespace: default}\ndata: {a: b}\n");
+    std::thread::sleep(Duration::from_secs(3));
+    for i in 0..3 {
+        assert!(!sys.member_names(i, "configmaps").contains(&"local-only".to_string()));
+    }
+}
