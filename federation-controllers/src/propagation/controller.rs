@@ -15,11 +15,15 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
+use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 /// Finalizer that holds a federated object until its member copies are removed.
 pub const CLEANUP_FINALIZER: &str = "propagation.ubernetes.io/cleanup";
 const FIELD_MANAGER: &str = "ubernetes";
+/// Objects reconciled at once: their store writes share group commits and their member
+/// requests share HTTP/2 connections.
+const RECONCILE_CONCURRENCY: usize = 64;
 const POLICY_GROUP: &str = "policy.ubernetes.io";
 const CLUSTER_GROUP: &str = "cluster.ubernetes.io";
 const RESERVED_NAMESPACES: &[&str] = &["ubernetes-system", "kube-system", "kube-public", "kube-node-lease"];
@@ -73,9 +77,13 @@ struct Controller {
     store: Arc<dyn ObjectStore>,
     opts: PropagationOptions,
     resources: Vec<ResourceDesc>,
-    members: HashMap<String, Member>,
-    applied: HashMap<(String, String), Applied>,
-    copies: HashMap<(String, String), Value>,
+    // Short critical sections only (never held across an await), so reconciles of
+    // different objects run concurrently.
+    members: Mutex<HashMap<String, Member>>,
+    applied: Mutex<HashMap<(String, String), Applied>>,
+    copies: Mutex<HashMap<(String, String), Value>>,
+    /// Copies that exist because workloads depend on them: (cluster, dependency) → owners.
+    dep_owners: Mutex<HashMap<(String, String), HashSet<String>>>,
     member_tx: mpsc::UnboundedSender<MemberEvent>,
 }
 
@@ -86,9 +94,10 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
         resources: store.resources(),
         store,
         opts,
-        members: HashMap::new(),
-        applied: HashMap::new(),
-        copies: HashMap::new(),
+        members: Mutex::new(HashMap::new()),
+        applied: Mutex::new(HashMap::new()),
+        copies: Mutex::new(HashMap::new()),
+        dep_owners: Mutex::new(HashMap::new()),
         member_tx,
     };
     let mut events = c.store.subscribe();
@@ -116,9 +125,9 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
             c.refresh_members().await;
             dirty.extend(c.all_objects());
         }
-        for o in std::mem::take(&mut dirty) {
-            c.reconcile(&o).await;
-        }
+        let batch: Vec<ObjRef> = std::mem::take(&mut dirty).into_iter().collect();
+        let ctl = &c;
+        futures::stream::iter(batch).for_each_concurrent(RECONCILE_CONCURRENCY, |o| async move { ctl.reconcile(&o).await }).await;
     }
 }
 
@@ -205,7 +214,7 @@ impl Controller {
     }
 
     /// (Re)builds one client per member from its credentials Secret.
-    async fn refresh_members(&mut self) {
+    async fn refresh_members(&self) {
         let clusters = self.store.list(Gvr::new(CLUSTER_GROUP, "v1alpha1", "clusters"), None);
         let mut seen = HashSet::new();
         for c in clusters {
@@ -215,29 +224,29 @@ impl Controller {
             let Some(secret) = self.store.get(Gvr::new("", "v1", "secrets"), Some(ns), sname) else { continue };
             let rv = secret.pointer("/metadata/resourceVersion").and_then(|r| r.as_str()).unwrap_or("").to_string();
             seen.insert(name.clone());
-            if self.members.get(&name).is_some_and(|m| m.secret_rv == rv) {
+            if self.members.lock().get(&name).is_some_and(|m| m.secret_rv == rv) {
                 continue;
             }
             match client_from_secret(&secret, self.opts.member_timeout).await {
                 Ok(client) => {
-                    self.members.insert(name, Member { client, secret_rv: rv, watched: HashSet::new() });
+                    self.members.lock().insert(name, Member { client, secret_rv: rv, watched: HashSet::new() });
                 }
                 Err(e) => tracing::warn!(cluster = %name, error = %e, "no client for member"),
             }
         }
-        self.members.retain(|n, _| seen.contains(n));
+        self.members.lock().retain(|n, _| seen.contains(n));
     }
 
-    fn on_member_event(&mut self, m: MemberEvent, dirty: &mut HashSet<ObjRef>) {
+    fn on_member_event(&self, m: MemberEvent, dirty: &mut HashSet<ObjRef>) {
         let key = (m.cluster.clone(), m.source.clone());
         match m.copy {
             Some(c) => {
-                self.copies.insert(key, c);
+                self.copies.lock().insert(key, c);
             }
             None => {
-                self.copies.remove(&key);
+                self.copies.lock().remove(&key);
                 // A copy deleted by someone else is recreated.
-                self.applied.remove(&(m.cluster.clone(), m.source.clone()));
+                self.applied.lock().remove(&(m.cluster.clone(), m.source.clone()));
             }
         }
         if let Some(o) = self.parse_source(&m.source) {
@@ -252,7 +261,7 @@ impl Controller {
         Some(ObjRef { res, namespace: ns.to_string(), name: n.to_string() })
     }
 
-    async fn reconcile(&mut self, o: &ObjRef) {
+    async fn reconcile(&self, o: &ObjRef) {
         let r = self.resources[o.res].clone();
         let ns = (!o.namespace.is_empty()).then_some(o.namespace.as_str());
         let key = object_key(&r, &o.namespace, &o.name);
@@ -271,12 +280,15 @@ impl Controller {
             (Some(p), false) => select_clusters(p, &clusters),
             _ => Vec::new(),
         };
-        let had: Vec<String> = self.applied.keys().filter(|(_, k)| *k == key).map(|(c, _)| c.clone()).collect();
-        for c in had.iter().filter(|c| !selected.contains(c)) {
+        let had: Vec<String> = self.applied.lock().keys().filter(|(_, k)| *k == key).map(|(c, _)| c.clone()).collect();
+        let dep_held = |c: &String| self.dep_owners.lock().get(&(c.clone(), key.clone())).is_some_and(|o| !o.is_empty());
+        let follows_deps = policy.as_ref().is_some_and(|p| p.pointer("/spec/propagateDeps").and_then(|d| d.as_bool()) == Some(true));
+        self.sync_deps(&key, &obj, &o.namespace, if follows_deps { &selected } else { &[] }, &clusters).await;
+        for c in had.iter().filter(|c| !selected.contains(c) && !dep_held(c)) {
             self.remove_copy(c, &r, &o.namespace, &o.name, &key).await;
         }
         if deleting {
-            if self.applied.keys().all(|(_, k)| *k != key) {
+            if self.applied.lock().keys().all(|(_, k)| *k != key) {
                 self.release_finalizer(&r, ns, &o.name).await;
                 self.delete_placement(&r, &o.namespace, &o.name).await;
             }
@@ -298,9 +310,6 @@ impl Controller {
             let report_only = policy.pointer("/spec/driftPolicy").and_then(|d| d.as_str()) == Some("Report");
             let state = self.propagate_to(c, &r, &obj, &key, &overrides, &labels, generation, report_only).await;
             states.push(state);
-        }
-        if policy.pointer("/spec/propagateDeps").and_then(|d| d.as_bool()) == Some(true) {
-            self.propagate_deps(&obj, &o.namespace, &selected, &clusters).await;
         }
         self.write_placement(&r, &obj, &policy, &selected, &states).await;
         self.write_status(&r, ns, &o.name, &obj, &key, &selected, generation).await;
@@ -331,7 +340,7 @@ impl Controller {
     /// Returns the placement state for that cluster.
     #[allow(clippy::too_many_arguments)]
     async fn propagate_to(
-        &mut self,
+        &self,
         cluster: &str,
         r: &ResourceDesc,
         obj: &Value,
@@ -349,17 +358,16 @@ impl Controller {
         }
         let hash = content_hash(&rendered);
         let akey = (cluster.to_string(), key.to_string());
-        let unchanged = self.applied.get(&akey).is_some_and(|a| a.hash == hash);
+        let unchanged = self.applied.lock().get(&akey).is_some_and(|a| a.hash == hash);
         // A member copy that no longer holds what we applied has drifted: apply again
         // (server-side apply restores only the fields we own), unless the policy only reports.
-        let in_sync = self.copies.get(&akey).is_none_or(|copy| contains(copy, &rendered));
+        let in_sync = self.copies.lock().get(&akey).is_none_or(|copy| contains(copy, &rendered));
         if unchanged && (in_sync || report_only) {
             return self.copy_state(cluster, key);
         }
-        let Some(member) = self.members.get(cluster) else {
+        let Some(client) = self.members.lock().get(cluster).map(|m| m.client.clone()) else {
             return json!({"name": cluster, "state": "Pending", "reason": "ClusterUnavailable", "message": "no client for this member yet"});
         };
-        let client = member.client.clone();
         let ns = obj.pointer("/metadata/namespace").and_then(|n| n.as_str()).unwrap_or("").to_string();
         if r.namespaced && !ns.is_empty() {
             let ns_res = ResourceDesc { group: String::new(), version: "v1".into(), plural: "namespaces".into(), kind: "Namespace".into(), namespaced: false };
@@ -369,8 +377,8 @@ impl Controller {
         let name = obj.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or("");
         match ssa(&client, r, &ns, name, &rendered, self.opts.member_timeout).await {
             Ok(copy) => {
-                self.copies.insert(akey.clone(), copy);
-                self.applied.insert(akey, Applied { hash, rendered, generation });
+                self.copies.lock().insert(akey.clone(), copy);
+                self.applied.lock().insert(akey, Applied { hash, rendered, generation });
                 self.ensure_watch(cluster, r);
                 self.copy_state(cluster, key)
             }
@@ -380,19 +388,22 @@ impl Controller {
 
     fn copy_state(&self, cluster: &str, key: &str) -> Value {
         let akey = (cluster.to_string(), key.to_string());
-        let generation = self.applied.get(&akey).map(|a| a.generation).unwrap_or(0);
-        let drifted = match (self.copies.get(&akey), self.applied.get(&akey)) {
+        let applied = self.applied.lock();
+        let copies = self.copies.lock();
+        let generation = applied.get(&akey).map(|a| a.generation).unwrap_or(0);
+        let drifted = match (copies.get(&akey), applied.get(&akey)) {
             (Some(copy), Some(a)) => !contains(copy, &a.rendered),
             _ => false,
         };
-        let ready = self.copies.get(&akey).is_some_and(is_ready);
+        let ready = copies.get(&akey).is_some_and(is_ready);
         let state = if drifted { "Drifted" } else if ready { "Ready" } else { "Applied" };
         json!({"name": cluster, "state": state, "appliedGeneration": generation})
     }
 
     /// Starts an informer on a member for a resource, once.
-    fn ensure_watch(&mut self, cluster: &str, r: &ResourceDesc) {
-        let Some(member) = self.members.get_mut(cluster) else { return };
+    fn ensure_watch(&self, cluster: &str, r: &ResourceDesc) {
+        let mut members = self.members.lock();
+        let Some(member) = members.get_mut(cluster) else { return };
         let wkey = format!("{}/{}", r.group, r.plural);
         if !member.watched.insert(wkey) {
             return;
@@ -426,10 +437,11 @@ impl Controller {
         });
     }
 
-    async fn remove_copy(&mut self, cluster: &str, r: &ResourceDesc, ns: &str, name: &str, key: &str) {
+    async fn remove_copy(&self, cluster: &str, r: &ResourceDesc, ns: &str, name: &str, key: &str) {
         let akey = (cluster.to_string(), key.to_string());
-        if let Some(member) = self.members.get(cluster) {
-            let api = dyn_api(&member.client, r, ns);
+        let client = self.members.lock().get(cluster).map(|m| m.client.clone());
+        if let Some(client) = client {
+            let api = dyn_api(&client, r, ns);
             match tokio::time::timeout(self.opts.member_timeout, api.delete(name, &DeleteParams::background())).await {
                 Ok(Ok(_)) | Ok(Err(kube::Error::Api(_))) => {}
                 Ok(Err(e)) => {
@@ -439,13 +451,13 @@ impl Controller {
                 Err(_) => return,
             }
         }
-        self.applied.remove(&akey);
-        self.copies.remove(&akey);
+        self.applied.lock().remove(&akey);
+        self.copies.lock().remove(&akey);
     }
 
-    fn forget(&mut self, key: &str) {
-        self.applied.retain(|(_, k), _| k != key);
-        self.copies.retain(|(_, k), _| k != key);
+    fn forget(&self, key: &str) {
+        self.applied.lock().retain(|(_, k), _| k != key);
+        self.copies.lock().retain(|(_, k), _| k != key);
     }
 
     async fn add_finalizer(&self, r: &ResourceDesc, ns: Option<&str>, name: &str) {
@@ -488,8 +500,10 @@ impl Controller {
     }
 
     /// ConfigMaps, Secrets, ServiceAccounts and PVCs a workload's pod template references
-    /// follow it to the same clusters.
-    async fn propagate_deps(&mut self, obj: &Value, ns: &str, selected: &[String], clusters: &[ClusterFacts]) {
+    /// follow it to the same clusters; a dependency copy goes away when no workload there
+    /// needs it any more (and no policy selects it there itself).
+    async fn sync_deps(&self, owner: &str, obj: &Value, ns: &str, selected: &[String], clusters: &[ClusterFacts]) {
+        let mut wanted: HashSet<(String, String)> = HashSet::new();
         for (plural, name) in dependencies(obj) {
             let Some(i) = self.res_index("", plural) else { continue };
             let r = self.resources[i].clone();
@@ -497,8 +511,37 @@ impl Controller {
             let key = object_key(&r, ns, &name);
             let generation = dep.pointer("/metadata/generation").and_then(|g| g.as_i64()).unwrap_or(0);
             for c in selected {
+                wanted.insert((c.clone(), key.clone()));
+                self.dep_owners.lock().entry((c.clone(), key.clone())).or_default().insert(owner.to_string());
                 let labels = clusters.iter().find(|f| &f.name == c).map(|f| f.labels.clone()).unwrap_or_default();
                 self.propagate_to(c, &r, &dep, &key, &[], &labels, generation, false).await;
+            }
+        }
+        let released: Vec<(String, String)> = {
+            let mut map = self.dep_owners.lock();
+            let mut out = Vec::new();
+            for (k, owners) in map.iter_mut() {
+                if !wanted.contains(k) && owners.remove(owner) && owners.is_empty() {
+                    out.push(k.clone());
+                }
+            }
+            map.retain(|_, o| !o.is_empty());
+            out
+        };
+        for (cluster, key) in released {
+            if let Some(dep) = self.parse_source(&key) {
+                // Its own reconcile removes it unless a policy keeps it in that cluster.
+                let r = self.resources[dep.res].clone();
+                let ns = (!dep.namespace.is_empty()).then_some(dep.namespace.as_str());
+                let selected_itself = self.store.get(Self::gvr(&r), ns, &dep.name).is_some_and(|d| {
+                    let labels = d.pointer("/metadata/labels").and_then(|l| l.as_object()).cloned();
+                    let api_version = if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) };
+                    let k = ObjectKey { api_version: &api_version, kind: &r.kind, namespace: &dep.namespace, name: &dep.name, labels: labels.as_ref() };
+                    pick_policy(&self.policies(&dep.namespace), &k).is_some_and(|p| select_clusters(p, clusters).contains(&cluster))
+                });
+                if !selected_itself {
+                    self.remove_copy(&cluster, &r, &dep.namespace, &dep.name, &key).await;
+                }
             }
         }
     }
@@ -567,8 +610,14 @@ impl Controller {
 
     #[allow(clippy::too_many_arguments)]
     async fn write_status(&self, r: &ResourceDesc, ns: Option<&str>, name: &str, obj: &Value, key: &str, selected: &[String], generation: i64) {
-        let copies: Vec<Option<Value>> = selected.iter().map(|c| self.copies.get(&(c.clone(), key.to_string())).cloned()).collect();
-        let current = selected.iter().all(|c| self.applied.get(&(c.clone(), key.to_string())).is_some_and(|a| a.generation == generation));
+        let copies: Vec<Option<Value>> = {
+            let map = self.copies.lock();
+            selected.iter().map(|c| map.get(&(c.clone(), key.to_string())).cloned()).collect()
+        };
+        let current = {
+            let map = self.applied.lock();
+            selected.iter().all(|c| map.get(&(c.clone(), key.to_string())).is_some_and(|a| a.generation == generation))
+        };
         let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
         let Some(mut status) = aggregate(&r.kind, obj, &copies, current, &now) else { return };
         // Keep condition times stable while nothing changes, so status writes settle.
