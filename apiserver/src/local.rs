@@ -35,6 +35,9 @@ impl<'a> Gvr<'a> {
     }
 }
 
+/// A read-modify-write step: returns the new object, or None for "no change".
+pub type Modify<'a> = Box<dyn FnMut(&Value) -> Option<Value> + Send + 'a>;
+
 /// A served resource, as controllers see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceDesc {
@@ -66,7 +69,7 @@ pub trait ObjectStore: Send + Sync {
         r: Gvr<'a>,
         namespace: Option<&'a str>,
         name: &'a str,
-        f: Box<dyn FnMut(&Value) -> Option<Value> + Send + 'a>,
+        f: Modify<'a>,
     ) -> BoxFuture<'a, ApiResult<Value>>;
     /// Deletes an object (Background propagation).
     fn delete<'a>(&'a self, r: Gvr<'a>, namespace: Option<&'a str>, name: &'a str) -> BoxFuture<'a, ApiResult<()>>;
@@ -175,7 +178,7 @@ impl ObjectStore for LocalClient {
         r: Gvr<'a>,
         namespace: Option<&'a str>,
         name: &'a str,
-        mut f: Box<dyn FnMut(&Value) -> Option<Value> + Send + 'a>,
+        mut f: Modify<'a>,
     ) -> BoxFuture<'a, ApiResult<Value>> {
         Box::pin(async move {
             let info = self.info(r)?;

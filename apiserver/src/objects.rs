@@ -326,8 +326,23 @@ pub fn apply_defaults(info: &ResourceInfo, obj: &mut Value) {
                 }
             }
         }
-        ("apps", "statefulsets" | "replicasets") => {
+        ("apps", "replicasets") => {
             ensure_obj(obj, "spec").entry("replicas").or_insert(json!(1));
+        }
+        ("apps", "statefulsets") => {
+            let spec = ensure_obj(obj, "spec");
+            spec.entry("replicas").or_insert(json!(1));
+            spec.entry("revisionHistoryLimit").or_insert(json!(10));
+            spec.entry("podManagementPolicy").or_insert(json!("OrderedReady"));
+            spec.entry("updateStrategy").or_insert(json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+            spec.entry("persistentVolumeClaimRetentionPolicy")
+                .or_insert(json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+        }
+        ("apps", "daemonsets") => {
+            let spec = ensure_obj(obj, "spec");
+            spec.entry("revisionHistoryLimit").or_insert(json!(10));
+            spec.entry("updateStrategy")
+                .or_insert(json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}));
         }
         ("", "services") => {
             let spec = ensure_obj(obj, "spec");

@@ -36,4 +36,34 @@ impl MemberError {
             source,
         }
     }
+
+    /// Whether the API does not serve the resource at all (e.g. no pods on this server).
+    pub fn is_unserved(&self) -> bool {
+        matches!(self, Self::Api { source, .. } if unserved(source))
+    }
+}
+
+/// Whether an API error says the resource is not served (a 404 about no object).
+pub fn unserved(e: &apiserver::error::ApiError) -> bool {
+    e.code == 404 && e.details.kind.is_none() && e.details.name.is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apiserver::error::{ApiError, GroupResource};
+
+    #[test]
+    fn unserved_is_a_404_about_no_object() {
+        assert!(unserved(&ApiError::path_not_found()));
+        let missing = ApiError::not_found(
+            GroupResource {
+                group: "",
+                resource: "pods",
+            },
+            "p",
+        );
+        assert!(!unserved(&missing));
+        assert!(MemberError::api("x", ApiError::path_not_found()).is_unserved());
+    }
 }

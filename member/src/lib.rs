@@ -45,11 +45,37 @@ pub struct MemberOptions {
 /// Time between full resyncs of the controllers (a safety net behind change events).
 pub const RESYNC: Duration = Duration::from_secs(5);
 
+/// A controller whose last pass left nothing to do reconciles only on every
+/// `FULL_RESYNC_TICKS`-th [`RESYNC`] tick (once a minute) besides change events: idle
+/// members stay cheap, and failed writes are retried at the next tick.
+pub(crate) const FULL_RESYNC_TICKS: u32 = 12;
+
 /// Runs the simulator for one member until the process ends.
 pub async fn run(store: Arc<dyn ObjectStore>, opts: MemberOptions) {
-    register_nodes(&store, &opts).await;
+    tokio::spawn(register_nodes(store.clone(), opts.clone()));
     tokio::spawn(loadbalancer::LoadBalancers::new(store.clone(), &opts.name).run());
     workloads::Workloads::new(store, &opts).run().await
+}
+
+/// Longest wait between attempts to register the nodes.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Registers the simulated nodes, retrying (with backoff) until the API accepts them.
+async fn register_nodes(store: Arc<dyn ObjectStore>, opts: MemberOptions) {
+    let mut delay = Duration::from_millis(200);
+    for attempt in 0u32.. {
+        match nodes::ensure_nodes(store.as_ref(), &opts).await {
+            Ok(()) => return,
+            Err(e) if e.is_unserved() => {
+                tracing::warn!(cluster = %opts.name, "this API serves no nodes; running without Node objects");
+                return;
+            }
+            Err(e) if attempt == 0 => tracing::warn!(cluster = %opts.name, error = %e, "registering nodes; retrying"),
+            Err(e) => tracing::debug!(cluster = %opts.name, error = %e, "registering nodes; retrying"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(MAX_BACKOFF);
+    }
 }
 
 /// A [`RESYNC`] ticker whose phase is derived from `seed`: many members in one process
@@ -60,17 +86,4 @@ pub(crate) fn resync_ticker(seed: &str) -> tokio::time::Interval {
     let mut t = tokio::time::interval_at(tokio::time::Instant::now() + offset, RESYNC);
     t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     t
-}
-
-/// Registers the simulated nodes, retrying until the API accepts them.
-async fn register_nodes(store: &Arc<dyn ObjectStore>, opts: &MemberOptions) {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match nodes::ensure_nodes(store.as_ref(), opts).await {
-            Ok(()) => return,
-            Err(e) => tracing::warn!(cluster = %opts.name, error = %e, "registering nodes; retrying"),
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(RESYNC);
-    }
 }

@@ -126,13 +126,22 @@ impl LoadBalancers {
     pub async fn run(mut self) {
         let mut events = self.store.subscribe();
         let mut resync = crate::resync_ticker(&self.cluster);
+        let mut ticks = 0u32;
         loop {
-            self.reconcile().await;
-            tokio::select! {
-                _ = resync.tick() => {}
-                open = next_service_event(&mut events, &self.prefix) => {
-                    if !open {
-                        events = self.store.subscribe();
+            let settled = self.reconcile().await;
+            loop {
+                tokio::select! {
+                    _ = resync.tick() => {
+                        ticks = ticks.wrapping_add(1);
+                        if !settled || ticks.is_multiple_of(crate::FULL_RESYNC_TICKS) {
+                            break;
+                        }
+                    }
+                    open = next_service_event(&mut events, &self.prefix) => {
+                        if !open {
+                            events = self.store.subscribe();
+                        }
+                        break;
                     }
                 }
             }
@@ -143,8 +152,10 @@ impl LoadBalancers {
         format!("{}/{}/{}", self.cluster, key.0, key.1)
     }
 
-    /// One pass over every Service.
-    pub async fn reconcile(&mut self) {
+    /// One pass over every Service; true when every load balancer is complete (nothing
+    /// failed that a later pass should retry).
+    pub async fn reconcile(&mut self) -> bool {
+        let mut settled = true;
         let mut wanted = HashMap::new();
         for svc in self.store.list(SERVICES, None) {
             let key = (
@@ -154,7 +165,7 @@ impl LoadBalancers {
             if wants_lb(&svc) {
                 wanted.insert(key, svc);
             } else if svc.pointer("/status/loadBalancer/ingress").is_some() {
-                self.clear_status(&key).await;
+                settled &= self.clear_status(&key).await;
             }
         }
         let gone: Vec<Key> = self
@@ -168,9 +179,11 @@ impl LoadBalancers {
         }
         for (key, svc) in wanted {
             if let Err(e) = self.ensure(&key, &svc).await {
+                settled = false;
                 tracing::warn!(service = %format!("{}/{}", key.0, key.1), error = %e, "load balancer");
             }
         }
+        settled && self.active.values().all(|a| a.failed.is_empty())
     }
 
     /// Stops listening for a Service and frees its address.
@@ -274,10 +287,13 @@ impl LoadBalancers {
         }
     }
 
-    async fn clear_status(&self, key: &Key) {
-        if let Err(e) = self.write_status(key, None).await {
+    /// Clears `status.loadBalancer` of a Service that is no longer a LoadBalancer; true when done.
+    async fn clear_status(&self, key: &Key) -> bool {
+        let result = self.write_status(key, None).await;
+        if let Err(e) = &result {
             tracing::warn!(error = %e, "clearing load balancer status");
         }
+        result.is_ok()
     }
 }
 

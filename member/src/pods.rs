@@ -361,17 +361,51 @@ fn keeps(pod: &Value, w: &WantedPod, fp: Option<&(&str, String)>) -> bool {
     same_template && !evicted && !misplaced
 }
 
+/// What [`apply`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The API does not serve pods at all.
+    pub unserved: bool,
+    /// Writes that failed (retried by a later pass).
+    pub failed: usize,
+    /// Writes left for a later pass (beyond [`BUDGET`]).
+    pub deferred: usize,
+}
+
+impl Applied {
+    /// Whether everything planned was done.
+    pub fn complete(&self) -> bool {
+        !self.unserved && self.failed == 0 && self.deferred == 0
+    }
+}
+
 /// Performs planned writes (at most [`BUDGET`], [`PARALLEL`] at a time).
-pub async fn apply(store: &dyn ObjectStore, ops: Vec<Op>, nodes: usize) {
+pub async fn apply(store: &dyn ObjectStore, ops: Vec<Op>, nodes: usize) -> Applied {
     let now = util::now();
     let now = now.as_str();
+    let deferred = ops.len().saturating_sub(BUDGET);
+    let outcome = std::sync::Mutex::new(Applied {
+        deferred,
+        ..Applied::default()
+    });
     futures::stream::iter(ops.into_iter().take(BUDGET))
-        .for_each_concurrent(PARALLEL, |op| async move {
-            if let Err(e) = perform(store, op, nodes, now).await {
-                tracing::warn!(error = %e, "pod write");
+        .for_each_concurrent(PARALLEL, |op| {
+            let outcome = &outcome;
+            async move {
+                let Err(e) = perform(store, op, nodes, now).await else {
+                    return;
+                };
+                let mut o = outcome.lock().unwrap_or_else(|p| p.into_inner());
+                o.failed += 1;
+                if e.is_unserved() {
+                    o.unserved = true;
+                } else {
+                    tracing::warn!(error = %e, "pod write");
+                }
             }
         })
-        .await
+        .await;
+    outcome.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
 async fn perform(store: &dyn ObjectStore, op: Op, nodes: usize, now: &str) -> Result<(), MemberError> {

@@ -11,6 +11,7 @@ use apiserver::local::ObjectStore;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -23,6 +24,8 @@ pub struct Workloads {
     name: String,
     capacity: u32,
     prefixes: HashSet<String>,
+    /// Whether the API serves pods (cleared when a pod write finds it does not).
+    pods_served: AtomicBool,
 }
 
 /// What one reconcile pass saw: every simulated workload, every pod, the nodes, and the
@@ -44,6 +47,7 @@ impl Workloads {
             name: opts.name.clone(),
             capacity: opts.capacity_pods,
             prefixes,
+            pods_served: AtomicBool::new(true),
         }
     }
 
@@ -51,16 +55,37 @@ impl Workloads {
     pub async fn run(self) {
         let mut events = self.store.subscribe();
         let mut resync = crate::resync_ticker(&self.name);
+        let mut ticks = 0u32;
         loop {
-            self.reconcile().await;
+            let settled = self.reconcile().await;
+            self.until_due(&mut events, &mut resync, &mut ticks, settled).await;
+        }
+    }
+
+    /// Waits until a pass is due: a relevant change (after a short debounce), or a resync
+    /// tick (every tick while the last pass left work, every [`FULL_RESYNC_TICKS`](crate::FULL_RESYNC_TICKS)-th otherwise).
+    async fn until_due(
+        &self,
+        events: &mut broadcast::Receiver<Arc<CacheEvent>>,
+        resync: &mut tokio::time::Interval,
+        ticks: &mut u32,
+        settled: bool,
+    ) {
+        loop {
             tokio::select! {
-                _ = resync.tick() => {}
-                open = self.next_relevant(&mut events) => {
+                _ = resync.tick() => {
+                    *ticks = ticks.wrapping_add(1);
+                    if !settled || ticks.is_multiple_of(crate::FULL_RESYNC_TICKS) {
+                        return;
+                    }
+                }
+                open = self.next_relevant(events) => {
                     if !open {
-                        events = self.store.subscribe();
+                        *events = self.store.subscribe();
                     }
                     tokio::time::sleep(DEBOUNCE).await;
-                    self.drain(&mut events);
+                    self.drain(events);
+                    return;
                 }
             }
         }
@@ -121,8 +146,9 @@ impl Workloads {
     }
 
     /// One pass: computes every workload's status, writes those that changed, then brings
-    /// the pods in line.
-    pub async fn reconcile(&self) {
+    /// the pods in line. Returns whether everything is done (nothing failed or was deferred).
+    pub async fn reconcile(&self) -> bool {
+        let mut settled = true;
         let snap = self.snapshot();
         let now = util::now();
         let mut planner = pods::Planner::new(&snap.env, &snap.pods);
@@ -136,10 +162,27 @@ impl Workloads {
             match current {
                 Ok(Some(obj)) => planner.plan(key.kind, &obj, granted),
                 Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "writing workload status"),
+                Err(e) => {
+                    settled = false;
+                    tracing::warn!(error = %e, "writing workload status");
+                }
             }
         }
-        pods::apply(self.store.as_ref(), planner.into_ops(), snap.env.nodes.len()).await;
+        settled && self.apply_pods(planner.into_ops(), snap.env.nodes.len()).await
+    }
+
+    /// Performs the planned pod writes (unless the API serves no pods); true when all were done.
+    async fn apply_pods(&self, ops: Vec<pods::Op>, nodes: usize) -> bool {
+        if !self.pods_served.load(Ordering::Relaxed) {
+            return true;
+        }
+        let applied = pods::apply(self.store.as_ref(), ops, nodes).await;
+        if applied.unserved {
+            tracing::warn!(cluster = %self.name, "this API serves no pods; running without Pod objects");
+            self.pods_served.store(false, Ordering::Relaxed);
+            return true;
+        }
+        applied.complete()
     }
 
     /// Writes the status of one workload, recomputed on the stored object (it may have moved
