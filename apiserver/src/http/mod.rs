@@ -216,7 +216,12 @@ fn body_as_json(content_type: &str, body: &Bytes) -> ApiResult<Bytes> {
 /// Parses a YAML document into JSON (bounded: serde-saphyr limits depth and aliases).
 pub fn yaml_to_json(body: &[u8]) -> ApiResult<serde_json::Value> {
     let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))?;
-    serde_saphyr::from_str::<serde_json::Value>(text)
+    // A 3 MiB body holds far fewer than 100k nodes of a real manifest; alias "bombs" that
+    // expand beyond that are refused instead of costing seconds of CPU.
+    let options = serde_saphyr::options! {
+        alias_limits: serde_saphyr::alias_limits! { max_total_replayed_events: 100_000 },
+    };
+    serde_saphyr::from_str_with_options::<serde_json::Value>(text, options)
         .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
 }
 
