@@ -382,3 +382,69 @@ fn federation_restart_mid_propagation_converges() {
     });
     eprintln!("member-1 held {partial} of 200 when the federation was killed");
 }
+
+const WIDGETS: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}}}
+---
+apiVersion: policy.ubernetes.io/v1alpha1
+kind: ClusterPropagationPolicy
+metadata: {name: widget-crd}
+spec:
+  resourceSelectors: [{apiVersion: apiextensions.k8s.io/v1, kind: CustomResourceDefinition, name: widgets.example.com}]
+  placement: {clusterAffinity: {clusterNames: [member-1, member-3]}}
+"#;
+
+/// A CRD and its custom resources propagate like built-in kinds; a federated HPA leaves
+/// replicas to the members.
+#[test]
+fn custom_resources_propagate_and_hpa_replicas_are_kept() {
+    let sys = System::up();
+    eventually("3 Ready clusters", Duration::from_secs(30), || {
+        sys.fed(&["get", "clusters", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}"])
+            .split_whitespace()
+            .filter(|s| *s == "True")
+            .count()
+            == 3
+    });
+    sys.apply(WIDGETS);
+    eventually("the CRD in member-1 and member-3", Duration::from_secs(20), || {
+        [0, 2].iter().all(|&i| sys.member(i, &["get", "crd", "widgets.example.com"]).status.success())
+    });
+    sys.apply(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: default}\nspec: {size: 3}\n---\n\
+         apiVersion: policy.ubernetes.io/v1alpha1\nkind: PropagationPolicy\nmetadata: {name: widgets, namespace: default}\n\
+         spec:\n  resourceSelectors: [{apiVersion: example.com/v1, kind: Widget}]\n  placement: {clusterAffinity: {clusterNames: [member-1, member-3]}}\n",
+    );
+    eventually("the Widget in member-1 and member-3", Duration::from_secs(20), || {
+        sys.member_names(0, "widgets") == ["w1"] && sys.member_names(2, "widgets") == ["w1"]
+    });
+    assert!(!sys.member(1, &["get", "crd", "widgets.example.com"]).status.success(), "member-2 is not selected");
+
+    // A Deployment with a federated HPA: the member's replica count is kept.
+    sys.apply(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: default}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: nginx}]}\n---\n\
+         apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: api, namespace: default}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}\n  minReplicas: 1\n  maxReplicas: 10\n---\n\
+         apiVersion: policy.ubernetes.io/v1alpha1\nkind: PropagationPolicy\nmetadata: {name: api, namespace: default}\n\
+         spec:\n  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: api}, {apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, name: api}]\n  placement: {clusterAffinity: {clusterNames: [member-1]}}\n",
+    );
+    eventually("api in member-1", Duration::from_secs(20), || sys.member_names(0, "deploy") == ["api"]);
+    common::ok(sys.member(0, &["scale", "deploy/api", "--replicas=7"]));
+    std::thread::sleep(Duration::from_secs(4));
+    let replicas = sys.member_json(0, "deploy/api").and_then(|d| d.pointer("/spec/replicas").and_then(|r| r.as_i64()));
+    assert_eq!(replicas, Some(7), "the member's autoscaled replicas are kept");
+}

@@ -42,8 +42,10 @@ use apiserver::local::{Gvr, ObjectStore};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio::sync::{Semaphore, broadcast, watch};
+use worker::Signals;
 
 pub(crate) const SECRETS: Gvr<'static> = Gvr::new("", "v1", "secrets");
 /// Probes (with their refreshes) running at the same time, across all members.
@@ -60,7 +62,10 @@ pub struct ClusterControllerOptions {
 
 impl Default for ClusterControllerOptions {
     fn default() -> Self {
-        Self { probe_interval: Duration::from_secs(10), failure_threshold: 3 }
+        Self {
+            probe_interval: Duration::from_secs(10),
+            failure_threshold: 3,
+        }
     }
 }
 
@@ -73,7 +78,10 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: ClusterControllerOptions) {
         match events.recv().await {
             Ok(ev) => dispatcher.handle(&ev),
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "cluster controller fell behind the change events; relisting");
+                tracing::warn!(
+                    missed = n,
+                    "cluster controller fell behind the change events; relisting"
+                );
                 dispatcher.resync();
             }
             Err(broadcast::error::RecvError::Closed) => return,
@@ -83,7 +91,10 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: ClusterControllerOptions) {
 
 /// What a Cluster's client depends on: its endpoint and Secret reference.
 fn connection(obj: &Value) -> (Option<Value>, Option<Value>) {
-    (obj.pointer("/spec/apiEndpoint").cloned(), obj.pointer("/spec/secretRef").cloned())
+    (
+        obj.pointer("/spec/apiEndpoint").cloned(),
+        obj.pointer("/spec/secretRef").cloned(),
+    )
 }
 
 fn secret_key(obj: &Value) -> Option<(String, String)> {
@@ -94,7 +105,8 @@ fn secret_key(obj: &Value) -> Option<(String, String)> {
 struct Handle {
     connection: (Option<Value>, Option<Value>),
     secret: Option<(String, String)>,
-    notify: Arc<Notify>,
+    signals: Arc<Signals>,
+    cluster: watch::Sender<Arc<Value>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -128,7 +140,8 @@ impl Dispatcher {
         }
     }
 
-    /// Starts workers for every Cluster and stops those of Clusters that are gone.
+    /// Starts workers for every Cluster and stops those of Clusters that are gone. Secret
+    /// changes may have been missed, so every worker reads its Secret again.
     fn resync(&mut self) {
         let clusters = self.store.list(CLUSTERS, None);
         let names: HashSet<String> = clusters.iter().filter_map(name_of).collect();
@@ -136,7 +149,10 @@ impl Dispatcher {
         for n in gone {
             self.remove(&n);
         }
-        for obj in &clusters {
+        for h in self.workers.values() {
+            h.signals.secret_changed.store(true, Ordering::Release);
+        }
+        for obj in clusters {
             self.upsert(obj);
         }
     }
@@ -145,50 +161,64 @@ impl Dispatcher {
         if *ev.resource == *self.cluster_prefix {
             match ev.kind {
                 EventType::Deleted => self.remove(&ev.object.name),
-                _ => self.upsert(&ev.object.value()),
+                _ => self.upsert(ev.object.value()),
             }
         } else if *ev.resource == *self.secret_prefix {
             let key = (ev.object.namespace.clone(), ev.object.name.clone());
             for name in self.by_secret.get(&key).into_iter().flatten() {
                 if let Some(h) = self.workers.get(name) {
-                    h.notify.notify_one();
+                    h.signals.secret_changed.store(true, Ordering::Release);
+                    h.signals.wake.notify_one();
                 }
             }
         }
     }
 
-    fn upsert(&mut self, obj: &Value) {
-        let Some(name) = name_of(obj) else { return };
-        let conn = connection(obj);
+    /// Hands the latest state of a Cluster to its worker, starting one if needed; wakes
+    /// the worker when the endpoint or Secret reference changed.
+    fn upsert(&mut self, obj: Value) {
+        let Some(name) = name_of(&obj) else { return };
+        let conn = connection(&obj);
+        let secret = secret_key(&obj);
         match self.workers.get_mut(&name) {
             Some(h) if h.task.is_finished() => {
                 self.remove(&name);
                 self.spawn(name, obj);
             }
-            Some(h) if h.connection != conn => {
-                h.connection = conn;
-                h.notify.notify_one();
-                let secret = secret_key(obj);
-                self.reindex(&name, secret);
+            Some(h) => {
+                h.cluster.send_replace(Arc::new(obj));
+                if h.connection != conn {
+                    h.connection = conn;
+                    h.signals.wake.notify_one();
+                    self.reindex(&name, secret);
+                }
             }
-            Some(_) => {}
             None => self.spawn(name, obj),
         }
     }
 
-    fn spawn(&mut self, name: String, obj: &Value) {
-        let notify = Arc::new(Notify::new());
+    fn spawn(&mut self, name: String, obj: Value) {
+        let signals = Arc::new(Signals::default());
+        let connection = connection(&obj);
+        let secret = secret_key(&obj);
+        let (tx, rx) = watch::channel(Arc::new(obj));
         let w = worker::Worker::new(
             name.clone(),
             self.store.clone(),
             self.opts.clone(),
-            notify.clone(),
+            (signals.clone(), rx),
             self.limiter.clone(),
         );
         let task = tokio::spawn(w.run());
-        let handle = Handle { connection: connection(obj), secret: None, notify, task };
+        let handle = Handle {
+            connection,
+            secret: None,
+            signals,
+            cluster: tx,
+            task,
+        };
         self.workers.insert(name.clone(), handle);
-        self.reindex(&name, secret_key(obj));
+        self.reindex(&name, secret);
     }
 
     fn reindex(&mut self, name: &str, secret: Option<(String, String)>) {
@@ -214,5 +244,7 @@ impl Dispatcher {
 }
 
 fn name_of(obj: &Value) -> Option<String> {
-    obj.pointer("/metadata/name").and_then(Value::as_str).map(str::to_string)
+    obj.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }

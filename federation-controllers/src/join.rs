@@ -82,7 +82,10 @@ pub fn validate_name(name: &str) -> Result<(), JoinError> {
     if name.is_empty() || name.len() > 253 - "cluster-".len() {
         return bad("must have 1 to 245 characters");
     }
-    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    {
         return bad("must consist of lower case letters, digits, '-' and '.'");
     }
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
@@ -100,9 +103,17 @@ struct Prepared {
 }
 
 fn prepare(selected: Selected, path: &str) -> Result<Prepared, JoinError> {
-    let invalid = |e: kubeconfig::KubeconfigError| JoinError::InvalidKubeconfig { path: path.to_string(), why: e.0 };
+    let invalid = |e: kubeconfig::KubeconfigError| JoinError::InvalidKubeconfig {
+        path: path.to_string(),
+        why: e.0,
+    };
     kubeconfig::check_self_contained(&selected).map_err(invalid)?;
-    let server = selected.server().map_err(invalid)?.trim().trim_end_matches('/').to_string();
+    let server = selected
+        .server()
+        .map_err(invalid)?
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
     let yaml = kubeconfig::to_yaml(&kubeconfig::single_context(&selected)).map_err(invalid)?;
     Ok(Prepared { selected, yaml, server })
 }
@@ -112,7 +123,11 @@ fn cluster_object(name: &str, server: &str, opts: &JoinOptions) -> Value {
         "apiEndpoint": server,
         "secretRef": {"namespace": SYSTEM_NAMESPACE, "name": secret_name(name)},
     });
-    for (key, v) in [("region", &opts.region), ("zone", &opts.zone), ("provider", &opts.provider)] {
+    for (key, v) in [
+        ("region", &opts.region),
+        ("zone", &opts.zone),
+        ("provider", &opts.provider),
+    ] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             spec[key] = json!(v);
         }
@@ -156,13 +171,26 @@ pub async fn join_local(
     opts: &JoinOptions,
 ) -> Result<(), JoinError> {
     validate_name(name)?;
-    let invalid = |e: kubeconfig::KubeconfigError| JoinError::InvalidKubeconfig { path: "<inline>".into(), why: e.0 };
+    let invalid = |e: kubeconfig::KubeconfigError| JoinError::InvalidKubeconfig {
+        path: "<inline>".into(),
+        why: e.0,
+    };
     let kc = kubeconfig::parse(member_kubeconfig_yaml).map_err(invalid)?;
     let prepared = prepare(kubeconfig::select(&kc, None).map_err(invalid)?, "<inline>")?;
     ensure_namespace_local(store).await?;
-    upsert_local(store, SECRETS, Some(SYSTEM_NAMESPACE), secret_object(name, &prepared.yaml)).await?;
+    upsert_local(
+        store,
+        SECRETS,
+        Some(SYSTEM_NAMESPACE),
+        secret_object(name, &prepared.yaml),
+    )
+    .await?;
     let cluster = upsert_local(store, CLUSTERS, None, cluster_object(name, &prepared.server, opts)).await?;
-    let uid = cluster.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string();
+    let uid = cluster
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     set_owner_local(store, name, &uid).await
 }
 
@@ -181,7 +209,11 @@ async fn ensure_namespace_local(store: &dyn ObjectStore) -> Result<(), JoinError
 
 /// Creates `obj`, or replaces the `spec`/`data`/`type`/labels of the existing object.
 async fn upsert_local(store: &dyn ObjectStore, r: Gvr<'_>, ns: Option<&str>, obj: Value) -> Result<Value, JoinError> {
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     match store.create(r, obj.clone(), MANAGER).await {
         Ok(v) => return Ok(v),
         Err(e) if e.reason == "AlreadyExists" => {}
@@ -215,7 +247,11 @@ async fn set_owner_local(store: &dyn ObjectStore, name: &str, uid: &str) -> Resu
         (new != *cur).then_some(new)
     };
     let secret = secret_name(name);
-    store.modify(SECRETS, Some(SYSTEM_NAMESPACE), &secret, Box::new(update)).await.map(|_| ()).map_err(fed_err)
+    store
+        .modify(SECRETS, Some(SYSTEM_NAMESPACE), &secret, Box::new(update))
+        .await
+        .map(|_| ())
+        .map_err(fed_err)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -246,13 +282,17 @@ pub async fn join(
             return Err(e);
         }
     };
-    api.own_secret(name, cluster.metadata.uid.as_deref().unwrap_or_default()).await
+    api.own_secret(name, cluster.metadata.uid.as_deref().unwrap_or_default())
+        .await
 }
 
 /// Reads, flattens and checks a member kubeconfig file.
 fn read_member_kubeconfig(path: &Path, context: Option<&str>) -> Result<Prepared, JoinError> {
     let shown = path.display().to_string();
-    let invalid = |why: String| JoinError::InvalidKubeconfig { path: shown.clone(), why };
+    let invalid = |why: String| JoinError::InvalidKubeconfig {
+        path: shown.clone(),
+        why,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| invalid(format!("cannot read it: {e}")))?;
     let kc = kubeconfig::parse(&text).map_err(|e| invalid(e.0))?;
     let selected = kubeconfig::select(&kc, context).map_err(|e| invalid(e.0))?;
@@ -291,7 +331,13 @@ impl FederationApi {
     }
 
     async fn ensure_namespace(&self) -> Result<(), JoinError> {
-        if self.namespaces.get_opt(SYSTEM_NAMESPACE).await.map_err(kube_err)?.is_some() {
+        if self
+            .namespaces
+            .get_opt(SYSTEM_NAMESPACE)
+            .await
+            .map_err(kube_err)?
+            .is_some()
+        {
             return Ok(());
         }
         let ns = serde_json::from_value(json!({"metadata": {"name": SYSTEM_NAMESPACE}}))
@@ -310,15 +356,19 @@ impl FederationApi {
             Err(e) if is_status(&e, 409) => {
                 let pp = PatchParams::default();
                 let patch = Patch::Merge(secret_object(name, yaml));
-                self.secrets.patch(&secret_name(name), &pp, &patch).await.map(|_| ()).map_err(kube_err)
+                self.secrets
+                    .patch(&secret_name(name), &pp, &patch)
+                    .await
+                    .map(|_| ())
+                    .map_err(kube_err)
             }
             Err(e) => Err(kube_err(e)),
         }
     }
 
     async fn create_cluster(&self, name: &str, server: &str, opts: &JoinOptions) -> Result<DynamicObject, JoinError> {
-        let obj: DynamicObject = serde_json::from_value(cluster_object(name, server, opts))
-            .map_err(|e| JoinError::Other(e.to_string()))?;
+        let obj: DynamicObject =
+            serde_json::from_value(cluster_object(name, server, opts)).map_err(|e| JoinError::Other(e.to_string()))?;
         match self.clusters.create(&PostParams::default(), &obj).await {
             Err(e) if is_status(&e, 409) => Err(JoinError::AlreadyJoined(name.to_string())),
             other => other.map_err(kube_err),
@@ -330,7 +380,11 @@ impl FederationApi {
             return Ok(());
         }
         let patch = Patch::Merge(json!({"metadata": {"ownerReferences": owner_reference(name, uid)}}));
-        self.secrets.patch(&secret_name(name), &PatchParams::default(), &patch).await.map(|_| ()).map_err(kube_err)
+        self.secrets
+            .patch(&secret_name(name), &PatchParams::default(), &patch)
+            .await
+            .map(|_| ())
+            .map_err(kube_err)
     }
 
     /// Deletes a Secret; Ok when it is already gone.
@@ -392,9 +446,16 @@ mod tests {
 
     #[test]
     fn cluster_points_at_its_secret() {
-        let opts = JoinOptions { region: Some("r1".into()), zone: None, provider: Some(String::new()) };
+        let opts = JoinOptions {
+            region: Some("r1".into()),
+            zone: None,
+            provider: Some(String::new()),
+        };
         let c = cluster_object("m1", "https://h:1", &opts);
-        assert_eq!(c["spec"]["secretRef"], json!({"namespace": "ubernetes-system", "name": "cluster-m1"}));
+        assert_eq!(
+            c["spec"]["secretRef"],
+            json!({"namespace": "ubernetes-system", "name": "cluster-m1"})
+        );
         assert_eq!(c["spec"]["region"], "r1");
         assert!(c["spec"].get("zone").is_none() && c["spec"].get("provider").is_none());
         let s = secret_object("m1", "kc");
@@ -404,7 +465,10 @@ mod tests {
 
     #[test]
     fn errors_read_well() {
-        let e = JoinError::InvalidKubeconfig { path: "/tmp/x".into(), why: "YAML error".into() };
+        let e = JoinError::InvalidKubeconfig {
+            path: "/tmp/x".into(),
+            why: "YAML error".into(),
+        };
         assert_eq!(e.to_string(), "the cluster kubeconfig /tmp/x is not valid: YAML error");
         let e = JoinError::from(MemberError::Unauthorized("401 Unauthorized".into()));
         assert_eq!(e.to_string(), "the member rejected the credentials (401 Unauthorized)");

@@ -31,7 +31,9 @@ pub fn parse(text: &str) -> Result<Kubeconfig, KubeconfigError> {
     let docs: Vec<Kubeconfig> = serde_saphyr::from_multiple(text).map_err(|e| err(describe_yaml_error(&e)))?;
     let mut merged = Kubeconfig::default();
     for doc in docs {
-        merged = merged.merge(doc).map_err(|e| err(format!("cannot merge its documents: {e}")))?;
+        merged = merged
+            .merge(doc)
+            .map_err(|e| err(format!("cannot merge its documents: {e}")))?;
     }
     Ok(merged)
 }
@@ -43,7 +45,12 @@ fn describe_yaml_error(e: &serde_saphyr::Error) -> String {
         Some(l) => {
             let at = format!("line {} column {}: ", l.line(), l.column());
             why = why.strip_prefix(&at).map(str::to_string).unwrap_or(why);
-            format!("YAML error at line {}, column {}: {}", l.line(), l.column(), mask_quoted(&why))
+            format!(
+                "YAML error at line {}, column {}: {}",
+                l.line(),
+                l.column(),
+                mask_quoted(&why)
+            )
         }
         None => format!("YAML error: {}", mask_quoted(&why)),
     }
@@ -95,7 +102,12 @@ impl Selected {
             .server
             .as_deref()
             .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| err(format!("cluster {:?} of context {:?} has no server", self.context.cluster, self.context_name)))
+            .ok_or_else(|| {
+                err(format!(
+                    "cluster {:?} of context {:?} has no server",
+                    self.context.cluster, self.context_name
+                ))
+            })
     }
 }
 
@@ -105,10 +117,15 @@ pub fn select(kc: &Kubeconfig, context: Option<&str>) -> Result<Selected, Kubeco
         Some(n) => n.to_string(),
         None => return Err(err("it has no current-context; choose one with --cluster-context")),
     };
-    let ctx = kc.contexts.iter().find(|c| c.name == name).and_then(|c| c.context.clone()).ok_or_else(|| {
-        let names: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
-        err(format!("context {name:?} not found (contexts: {})", names.join(", ")))
-    })?;
+    let ctx = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.context.clone())
+        .ok_or_else(|| {
+            let names: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+            err(format!("context {name:?} not found (contexts: {})", names.join(", ")))
+        })?;
     let cluster = kc
         .clusters
         .iter()
@@ -124,7 +141,12 @@ pub fn select(kc: &Kubeconfig, context: Option<&str>) -> Result<Selected, Kubeco
             .ok_or_else(|| err(format!("user {u:?} of context {name:?} not found")))?,
         None => AuthInfo::default(),
     };
-    Ok(Selected { context_name: name, context: ctx, cluster, user })
+    Ok(Selected {
+        context_name: name,
+        context: ctx,
+        cluster,
+        user,
+    })
 }
 
 /// Refuses what the federation will not use from a stored kubeconfig: plugins that run
@@ -143,12 +165,17 @@ pub fn check_self_contained(s: &Selected) -> Result<(), KubeconfigError> {
     }
     let files = [
         ("certificate-authority", s.cluster.certificate_authority.is_some()),
-        ("client-certificate", u.client_certificate.is_some() && u.client_certificate_data.is_none()),
+        (
+            "client-certificate",
+            u.client_certificate.is_some() && u.client_certificate_data.is_none(),
+        ),
         ("client-key", u.client_key.is_some() && u.client_key_data.is_none()),
         ("tokenFile", u.token_file.is_some() && u.token.is_none()),
     ];
     if let Some((field, _)) = files.iter().find(|(_, set)| *set) {
-        return Err(err(format!("it refers to a file ({field}); credentials must be embedded (use the *-data fields)")));
+        return Err(err(format!(
+            "it refers to a file ({field}); credentials must be embedded (use the *-data fields)"
+        )));
     }
     check_tls_verified(&s.cluster)
 }
@@ -202,13 +229,29 @@ pub fn embed_files(mut s: Selected, base: &Path) -> Result<Selected, KubeconfigE
 
 /// A kubeconfig holding only the selected context, its cluster and its user.
 pub fn single_context(s: &Selected) -> Kubeconfig {
-    let user_name = s.context.user.clone().unwrap_or_else(|| format!("{}-user", s.context_name));
+    let user_name = s
+        .context
+        .user
+        .clone()
+        .unwrap_or_else(|| format!("{}-user", s.context_name));
     let mut context = s.context.clone();
     context.user = Some(user_name.clone());
     Kubeconfig {
-        clusters: vec![NamedCluster { name: s.context.cluster.clone(), cluster: Some(s.cluster.clone()), ..Default::default() }],
-        auth_infos: vec![NamedAuthInfo { name: user_name, auth_info: Some(s.user.clone()), ..Default::default() }],
-        contexts: vec![NamedContext { name: s.context_name.clone(), context: Some(context), ..Default::default() }],
+        clusters: vec![NamedCluster {
+            name: s.context.cluster.clone(),
+            cluster: Some(s.cluster.clone()),
+            ..Default::default()
+        }],
+        auth_infos: vec![NamedAuthInfo {
+            name: user_name,
+            auth_info: Some(s.user.clone()),
+            ..Default::default()
+        }],
+        contexts: vec![NamedContext {
+            name: s.context_name.clone(),
+            context: Some(context),
+            ..Default::default()
+        }],
         current_context: Some(s.context_name.clone()),
         kind: Some("Config".into()),
         api_version: Some("v1".into()),
@@ -228,7 +271,11 @@ pub fn display_url(server: &str) -> String {
         Some((scheme, rest)) => {
             let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
             let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            if path.is_empty() { format!("{scheme}://{host}") } else { format!("{scheme}://{host}/{path}") }
+            if path.is_empty() {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{host}/{path}")
+            }
         }
         None => s.rsplit_once('@').map_or(s, |(_, h)| h).to_string(),
     }
@@ -268,7 +315,10 @@ mod tests {
 
     #[test]
     fn masks_quoted_text() {
-        assert_eq!(mask_quoted(r#"invalid type: string "abc", expected a map"#), r#"invalid type: string "…", expected a map"#);
+        assert_eq!(
+            mask_quoted(r#"invalid type: string "abc", expected a map"#),
+            r#"invalid type: string "…", expected a map"#
+        );
         assert_eq!(mask_quoted("unterminated 'abc"), "unterminated '…");
     }
 
@@ -283,7 +333,12 @@ mod tests {
         assert!(with("    client-certificate: a.crt\n    client-key: a.key\n").is_err());
         let insecure = KC.replace("certificate-authority-data: Q0E=", "insecure-skip-tls-verify: true");
         let s = select(&parse(&insecure).expect("parse"), None).expect("select");
-        assert!(check_self_contained(&s).expect_err("insecure").0.contains("insecure-skip-tls-verify"));
+        assert!(
+            check_self_contained(&s)
+                .expect_err("insecure")
+                .0
+                .contains("insecure-skip-tls-verify")
+        );
     }
 
     #[test]

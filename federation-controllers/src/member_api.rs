@@ -84,7 +84,10 @@ pub struct MemberClient {
 
 impl std::fmt::Debug for MemberClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemberClient").field("url", &self.url).field("timeout", &self.timeout).finish()
+        f.debug_struct("MemberClient")
+            .field("url", &self.url)
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
@@ -131,7 +134,10 @@ impl MemberClient {
     }
 
     fn failed(&self, why: String) -> MemberError {
-        MemberError::Failed { url: self.url.clone(), why }
+        MemberError::Failed {
+            url: self.url.clone(),
+            why,
+        }
     }
 
     /// GETs `path` and decodes the JSON answer.
@@ -142,7 +148,10 @@ impl MemberClient {
 
     /// `GET /readyz`: Ok when the member answers `ok`.
     pub async fn readyz(&self) -> Result<(), MemberError> {
-        let not_ready = |why: String| MemberError::NotReady { url: self.url.clone(), why };
+        let not_ready = |why: String| MemberError::NotReady {
+            url: self.url.clone(),
+            why,
+        };
         match self.text("/readyz", None).await {
             Ok(body) if body.trim() == "ok" => Ok(()),
             Ok(body) => Err(not_ready(summarize_health(&body))),
@@ -179,7 +188,9 @@ fn build_client(config: &kube::Config, connect_timeout: Duration) -> Result<kube
     http.enforce_http(false);
     http.set_connect_timeout(Some(connect_timeout));
     http.set_nodelay(true);
-    let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config.rustls_client_config()?).https_or_http();
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config.rustls_client_config()?)
+        .https_or_http();
     let builder = match &config.tls_server_name {
         Some(name) => {
             let name = rustls::pki_types::ServerName::try_from(name.clone())
@@ -202,13 +213,21 @@ fn build_client(config: &kube::Config, connect_timeout: Duration) -> Result<kube
 }
 
 fn human_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 /// The failing checks of a health answer (`[-]etcd failed: ...`), or its first line.
 pub fn summarize_health(body: &str) -> String {
     let failing: Vec<&str> = body.lines().map(str::trim).filter(|l| l.starts_with("[-]")).collect();
-    let s = if failing.is_empty() { body.lines().next().unwrap_or("").trim().to_string() } else { failing.join(", ") };
+    let s = if failing.is_empty() {
+        body.lines().next().unwrap_or("").trim().to_string()
+    } else {
+        failing.join(", ")
+    };
     truncate(&s, 300)
 }
 
@@ -246,16 +265,31 @@ pub fn classify_status(code: u16, reason: &str, message: &str, url: &str) -> Mem
         401 => MemberError::Unauthorized("401 Unauthorized".into()),
         403 => MemberError::Unauthorized("403 Forbidden".into()),
         _ => {
-            let what = if reason.is_empty() { http_text(code) } else { reason.to_string() };
+            let what = if reason.is_empty() {
+                http_text(code)
+            } else {
+                reason.to_string()
+            };
             let msg = truncate(message.lines().next().unwrap_or("").trim(), 300);
-            let why = if msg.is_empty() { format!("{code} {what}") } else { format!("{code} {what}: {msg}") };
-            MemberError::Failed { url: url.to_string(), why }
+            let why = if msg.is_empty() {
+                format!("{code} {what}")
+            } else {
+                format!("{code} {what}: {msg}")
+            };
+            MemberError::Failed {
+                url: url.to_string(),
+                why,
+            }
         }
     }
 }
 
 fn http_text(code: u16) -> String {
-    http::StatusCode::from_u16(code).ok().and_then(|c| c.canonical_reason()).unwrap_or("").to_string()
+    http::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|c| c.canonical_reason())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// What a connection-level error means, found by walking its sources.
@@ -274,9 +308,15 @@ pub fn classify_transport(e: &(dyn StdError + 'static), url: &str) -> MemberErro
         cur = err.source();
     }
     if dns {
-        return MemberError::Unreachable { url: url.to_string(), why: "its host name cannot be resolved".into() };
+        return MemberError::Unreachable {
+            url: url.to_string(),
+            why: "its host name cannot be resolved".into(),
+        };
     }
-    MemberError::Failed { url: url.to_string(), why: deepest }
+    MemberError::Failed {
+        url: url.to_string(),
+        why: deepest,
+    }
 }
 
 fn classify_one(err: &(dyn StdError + 'static), url: &str) -> Option<MemberError> {
@@ -292,7 +332,10 @@ fn classify_one(err: &(dyn StdError + 'static), url: &str) -> Option<MemberError
     {
         return Some(found);
     }
-    io_reason(io.kind()).map(|why| MemberError::Unreachable { url: url.to_string(), why: why.into() })
+    io_reason(io.kind()).map(|why| MemberError::Unreachable {
+        url: url.to_string(),
+        why: why.into(),
+    })
 }
 
 fn classify_transport_inner(inner: &(dyn StdError + Send + Sync + 'static), url: &str) -> Option<MemberError> {
@@ -321,21 +364,32 @@ pub fn io_reason(kind: std::io::ErrorKind) -> Option<&'static str> {
 /// TLS failures: certificate problems on either side, or another handshake error.
 pub fn classify_tls(e: &rustls::Error, url: &str) -> MemberError {
     use rustls::{AlertDescription as A, CertificateError as C};
-    let tls = |why: String| MemberError::Tls { url: url.to_string(), why };
+    let tls = |why: String| MemberError::Tls {
+        url: url.to_string(),
+        why,
+    };
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
             C::UnknownIssuer | C::BadSignature => tls(UNTRUSTED_CERT.into()),
-            C::NotValidForName | C::NotValidForNameContext { .. } => {
-                tls(format!("the member's serving certificate is not valid for {url} (certificate verify failed)"))
-            }
-            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
-                tls("the member's serving certificate has expired or is not yet valid (certificate verify failed)".into())
-            }
-            other => tls(format!("the member's serving certificate is invalid: {other:?} (certificate verify failed)")),
+            C::NotValidForName | C::NotValidForNameContext { .. } => tls(format!(
+                "the member's serving certificate is not valid for {url} (certificate verify failed)"
+            )),
+            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => tls(
+                "the member's serving certificate has expired or is not yet valid (certificate verify failed)".into(),
+            ),
+            other => tls(format!(
+                "the member's serving certificate is invalid: {other:?} (certificate verify failed)"
+            )),
         },
-        rustls::Error::AlertReceived(a @ (A::BadCertificate | A::UnknownCA | A::CertificateUnknown | A::CertificateRequired | A::AccessDenied | A::CertificateRevoked | A::CertificateExpired)) => {
-            MemberError::Unauthorized(format!("TLS alert {a:?}: client certificate refused"))
-        }
+        rustls::Error::AlertReceived(
+            a @ (A::BadCertificate
+            | A::UnknownCA
+            | A::CertificateUnknown
+            | A::CertificateRequired
+            | A::AccessDenied
+            | A::CertificateRevoked
+            | A::CertificateExpired),
+        ) => MemberError::Unauthorized(format!("TLS alert {a:?}: client certificate refused")),
         other => tls(format!("TLS handshake failed: {other}")),
     }
 }
@@ -351,9 +405,15 @@ mod tests {
         let e = classify_status(401, "Unauthorized", "Unauthorized", URL);
         assert_eq!(e.to_string(), "the member rejected the credentials (401 Unauthorized)");
         assert_eq!(e.reason(), "InvalidCredentials");
-        assert_eq!(classify_status(403, "Forbidden", "x", URL).reason(), "InvalidCredentials");
+        assert_eq!(
+            classify_status(403, "Forbidden", "x", URL).reason(),
+            "InvalidCredentials"
+        );
         let e = classify_status(500, "", "boom\nmore", URL);
-        assert_eq!(e.to_string(), "request to https://127.0.0.1:1 failed: 500 Internal Server Error: boom");
+        assert_eq!(
+            e.to_string(),
+            "request to https://127.0.0.1:1 failed: 500 Internal Server Error: boom"
+        );
         assert_eq!(e.reason(), "ClusterNotReady");
     }
 
@@ -370,14 +430,20 @@ mod tests {
         let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
         let e = classify_transport(&io, URL);
-        assert_eq!(e.to_string(), format!("cannot connect securely to {URL}: {UNTRUSTED_CERT}"));
+        assert_eq!(
+            e.to_string(),
+            format!("cannot connect securely to {URL}: {UNTRUSTED_CERT}")
+        );
         let alert = rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate);
         assert_eq!(classify_tls(&alert, URL).reason(), "InvalidCredentials");
     }
 
     #[test]
     fn health_bodies_are_summarized() {
-        assert_eq!(summarize_health("[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed"), "[-]etcd failed: reason withheld");
+        assert_eq!(
+            summarize_health("[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed"),
+            "[-]etcd failed: reason withheld"
+        );
         assert_eq!(summarize_health("starting\n"), "starting");
         assert!(summarize_health(&"x".repeat(1000)).len() < 320);
     }

@@ -67,7 +67,10 @@ pub struct Recorder {
 impl Recorder {
     /// A recorder writing through `store`.
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store, recent: HashMap::new() }
+        Self {
+            store,
+            recent: HashMap::new(),
+        }
     }
 
     /// Records a Ready transition of `cluster`. Failures are logged, not returned.
@@ -96,7 +99,10 @@ impl Recorder {
 }
 
 fn event_name(cluster: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{cluster}.{nanos:x}")
 }
 
@@ -106,18 +112,33 @@ mod tests {
 
     #[test]
     fn events_describe_transitions() {
-        let up = Transition { from: None, to: "True".into(), reason: "ClusterReady".into(), message: "ok".into() };
+        let up = Transition {
+            from: None,
+            to: "True".into(),
+            reason: "ClusterReady".into(),
+            message: "ok".into(),
+        };
         assert_eq!(describe(&up), ("Normal", "ClusterReady", "ok".to_string()));
-        let down = Transition { from: Some("True".into()), to: "False".into(), reason: "InvalidCredentials".into(), message: "m".into() };
-        assert_eq!(describe(&down), ("Warning", "ClusterNotReady", "InvalidCredentials: m".to_string()));
+        let down = Transition {
+            from: Some("True".into()),
+            to: "False".into(),
+            reason: "InvalidCredentials".into(),
+            message: "m".into(),
+        };
+        assert_eq!(
+            describe(&down),
+            ("Warning", "ClusterNotReady", "InvalidCredentials: m".to_string())
+        );
         let (ty, reason, msg) = describe(&down);
         let e = event_object("m1.1", "m1", "u-1", (ty, reason, &msg), "t");
         assert_eq!(e["involvedObject"]["kind"], "Cluster");
         assert_eq!(e["involvedObject"]["uid"], "u-1");
         assert_eq!(e["source"]["component"], COMPONENT);
         let b = bump(&e, "t2");
-        assert_eq!((b["count"].as_u64(), b["lastTimestamp"].as_str()), (Some(2), Some("t2")));
+        assert_eq!(
+            (b["count"].as_u64(), b["lastTimestamp"].as_str()),
+            (Some(2), Some("t2"))
+        );
         assert_eq!(b["firstTimestamp"], "t");
     }
-
 }

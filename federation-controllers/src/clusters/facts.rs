@@ -19,7 +19,9 @@ pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 /// Parses a Kubernetes quantity (`100m`, `1.5Gi`, `2e3`, `128974848`) into base units.
 pub fn parse_quantity(s: &str) -> Option<f64> {
     let s = s.trim();
-    let split = s.find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
+        .unwrap_or(s.len());
     let (num, suffix) = s.split_at(split);
     // `1e3` has an exponent; `1E` (exa) does not have digits after the E.
     let (num, suffix) = match num.rfind(['e', 'E']) {
@@ -52,7 +54,11 @@ pub fn parse_quantity(s: &str) -> Option<f64> {
 /// Formats CPU cores: whole cores as `4`, otherwise millicores (`3500m`).
 pub fn format_cpu(cores: f64) -> String {
     let milli = (cores * 1000.0).round() as i128;
-    if milli % 1000 == 0 { (milli / 1000).to_string() } else { format!("{milli}m") }
+    if milli % 1000 == 0 {
+        (milli / 1000).to_string()
+    } else {
+        format!("{milli}m")
+    }
 }
 
 /// Formats bytes with the largest binary suffix that divides them exactly.
@@ -77,7 +83,12 @@ struct Sums {
 
 impl Sums {
     fn add(&mut self, resources: Option<&Value>) {
-        let get = |k: &str| resources.and_then(|r| r.get(k)).and_then(Value::as_str).and_then(parse_quantity);
+        let get = |k: &str| {
+            resources
+                .and_then(|r| r.get(k))
+                .and_then(Value::as_str)
+                .and_then(parse_quantity)
+        };
         self.cpu += get("cpu").unwrap_or(0.0);
         self.memory += get("memory").unwrap_or(0.0);
         self.pods += get("pods").unwrap_or(0.0);
@@ -116,7 +127,10 @@ fn most_common(values: impl Iterator<Item = String>) -> Option<String> {
     for v in values {
         *counts.entry(v).or_default() += 1;
     }
-    counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0))).map(|(v, _)| v)
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .map(|(v, _)| v)
 }
 
 /// Summarizes a list of nodes.
@@ -129,13 +143,20 @@ pub fn node_facts(nodes: &[Value]) -> NodeFacts {
         most_common(
             nodes
                 .iter()
-                .filter_map(move |n| n.pointer("/metadata/labels").and_then(|l| l.get(key)).and_then(Value::as_str))
+                .filter_map(move |n| {
+                    n.pointer("/metadata/labels")
+                        .and_then(|l| l.get(key))
+                        .and_then(Value::as_str)
+                })
                 .filter(|v| !v.is_empty())
                 .map(str::to_string),
         )
     };
     NodeFacts {
-        summary: NodeSummary { total_num: nodes.len() as u64, ready_num: nodes.iter().filter(|n| is_ready(n)).count() as u64 },
+        summary: NodeSummary {
+            total_num: nodes.len() as u64,
+            ready_num: nodes.iter().filter(|n| is_ready(n)).count() as u64,
+        },
         allocatable: sums.into_map(),
         region: label(REGION_LABEL),
         zone: label(ZONE_LABEL),
@@ -143,7 +164,10 @@ pub fn node_facts(nodes: &[Value]) -> NodeFacts {
 }
 
 fn is_running(pod: &Value) -> bool {
-    !matches!(pod.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"))
+    !matches!(
+        pod.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    )
 }
 
 /// Sum of the requests of pods that are not finished; `pods` is their count.
@@ -162,7 +186,11 @@ pub fn allocated(pods: &[Value]) -> BTreeMap<String, String> {
 /// Converts aggregated discovery documents (`/api` and `/apis`) to API enablements.
 pub fn enablements_from_aggregated(docs: &[Value]) -> Vec<ApiEnablement> {
     let mut out = Vec::new();
-    for item in docs.iter().filter_map(|d| d.get("items").and_then(Value::as_array)).flatten() {
+    for item in docs
+        .iter()
+        .filter_map(|d| d.get("items").and_then(Value::as_array))
+        .flatten()
+    {
         let group = item.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
         for v in item.get("versions").and_then(Value::as_array).into_iter().flatten() {
             let version = v.get("version").and_then(Value::as_str).unwrap_or("");
@@ -174,12 +202,22 @@ pub fn enablements_from_aggregated(docs: &[Value]) -> Vec<ApiEnablement> {
                 .filter_map(|r| {
                     let name = r.get("resource").and_then(Value::as_str)?;
                     let kind = r.pointer("/responseKind/kind").and_then(Value::as_str).unwrap_or("");
-                    Some(ApiResourceRef { name: name.into(), kind: kind.into() })
+                    Some(ApiResourceRef {
+                        name: name.into(),
+                        kind: kind.into(),
+                    })
                 })
                 .collect();
             resources.sort();
-            let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-            out.push(ApiEnablement { group_version, resources });
+            let group_version = if group.is_empty() {
+                version.to_string()
+            } else {
+                format!("{group}/{version}")
+            };
+            out.push(ApiEnablement {
+                group_version,
+                resources,
+            });
         }
     }
     out.sort();
@@ -202,7 +240,10 @@ pub fn enablement_from_list(list: &Value) -> Option<ApiEnablement> {
         })
         .collect();
     resources.sort();
-    Some(ApiEnablement { group_version, resources })
+    Some(ApiEnablement {
+        group_version,
+        resources,
+    })
 }
 
 /// Discovery: aggregated (two requests), or legacy with the preferred version of each group.
@@ -228,7 +269,9 @@ async fn legacy_discovery(m: &MemberClient) -> Result<Vec<ApiEnablement>, Member
     out.extend(enablement_from_list(&core));
     let groups: Value = m.get_json("/apis", None).await?;
     for g in groups.get("groups").and_then(Value::as_array).into_iter().flatten() {
-        let Some(gv) = g.pointer("/preferredVersion/groupVersion").and_then(Value::as_str) else { continue };
+        let Some(gv) = g.pointer("/preferredVersion/groupVersion").and_then(Value::as_str) else {
+            continue;
+        };
         let list: Value = m.get_json(&format!("/apis/{gv}"), None).await?;
         out.extend(enablement_from_list(&list));
     }
@@ -245,7 +288,11 @@ async fn list_all(m: &MemberClient, path: &str, max_pages: usize) -> Result<Vec<
         let url = format!("{path}{sep}limit={POD_PAGE}{cont}");
         let page: Value = m.get_json(&url, None).await?;
         items.extend(page.get("items").and_then(Value::as_array).cloned().unwrap_or_default());
-        match page.pointer("/metadata/continue").and_then(Value::as_str).filter(|c| !c.is_empty()) {
+        match page
+            .pointer("/metadata/continue")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+        {
             Some(c) => cont = format!("&continue={}", percent_encode(c)),
             None => break,
         }
@@ -284,7 +331,10 @@ pub async fn capacity(m: &MemberClient) -> Result<(NodeFacts, Option<BTreeMap<St
 
 /// Builds the resource summary from node facts and the allocated sum.
 pub fn resource_summary(nodes: &NodeFacts, allocated: Option<BTreeMap<String, String>>) -> ResourceSummary {
-    ResourceSummary { allocatable: nodes.allocatable.clone(), allocated: allocated.unwrap_or_default() }
+    ResourceSummary {
+        allocatable: nodes.allocatable.clone(),
+        allocated: allocated.unwrap_or_default(),
+    }
 }
 
 #[cfg(test)]
@@ -320,8 +370,18 @@ mod tests {
 
     #[test]
     fn nodes_are_summed() {
-        let f = node_facts(&[node("True", "r1", "z1"), node("False", "r1", "z2"), node("True", "r2", "z1")]);
-        assert_eq!(f.summary, NodeSummary { total_num: 3, ready_num: 2 });
+        let f = node_facts(&[
+            node("True", "r1", "z1"),
+            node("False", "r1", "z2"),
+            node("True", "r2", "z1"),
+        ]);
+        assert_eq!(
+            f.summary,
+            NodeSummary {
+                total_num: 3,
+                ready_num: 2
+            }
+        );
         assert_eq!(f.allocatable["cpu"], "6");
         assert_eq!(f.allocatable["memory"], "12Gi");
         assert_eq!(f.allocatable["pods"], "330");
@@ -352,7 +412,13 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].group_version, "apps/v1");
         assert_eq!(e[1].group_version, "v1");
-        assert_eq!(e[1].resources[0], ApiResourceRef { name: "pods".into(), kind: "Pod".into() });
+        assert_eq!(
+            e[1].resources[0],
+            ApiResourceRef {
+                name: "pods".into(),
+                kind: "Pod".into()
+            }
+        );
         let legacy = json!({"groupVersion": "v1", "resources": [{"name": "pods", "kind": "Pod"}, {"name": "pods/status", "kind": "Pod"}]});
         assert_eq!(enablement_from_list(&legacy).expect("list").resources.len(), 1);
     }

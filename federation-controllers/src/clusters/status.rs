@@ -108,7 +108,9 @@ pub struct ClusterStatus {
 impl ClusterStatus {
     /// The status of a Cluster object (default when absent or unreadable).
     pub fn of(obj: &Value) -> Self {
-        obj.get("status").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default()
+        obj.get("status")
+            .and_then(|s| Self::deserialize(s).ok())
+            .unwrap_or_default()
     }
 
     /// The Ready condition.
@@ -182,20 +184,36 @@ pub fn pending_condition(now: &str) -> Condition {
 /// The Ready condition after a probe. `failures` counts consecutive failures including
 /// this probe; the condition turns False only once it reaches `threshold`. Below it a
 /// True condition stays True and an Unknown one says why the probe failed.
-pub fn ready_condition(prev: Option<&Condition>, outcome: &Outcome, failures: u32, threshold: u32, now: &str) -> Condition {
+pub fn ready_condition(
+    prev: Option<&Condition>,
+    outcome: &Outcome,
+    failures: u32,
+    threshold: u32,
+    now: &str,
+) -> Condition {
     let (status, reason, message) = match outcome {
         Outcome::Ready => ("True", REASON_READY.to_string(), MESSAGE_READY.to_string()),
         Outcome::Failed(e) if failures >= threshold => ("False", e.reason().to_string(), e.to_string()),
         Outcome::Failed(e) => match prev {
             Some(p) if p.status != "Unknown" => return p.clone(),
-            _ => ("Unknown", REASON_PENDING.to_string(), format!("probe failed ({failures} of {threshold}): {e}")),
+            _ => (
+                "Unknown",
+                REASON_PENDING.to_string(),
+                format!("probe failed ({failures} of {threshold}): {e}"),
+            ),
         },
     };
     let last_transition_time = match prev {
         Some(p) if p.status == status => p.last_transition_time.clone().or_else(|| Some(now.into())),
         _ => Some(now.into()),
     };
-    Condition { type_: "Ready".into(), status: status.into(), reason, message, last_transition_time }
+    Condition {
+        type_: "Ready".into(),
+        status: status.into(),
+        reason,
+        message,
+        last_transition_time,
+    }
 }
 
 /// The status after a probe, and the Ready transition it contains (to True or False).
@@ -256,7 +274,10 @@ mod tests {
     use super::*;
 
     fn refused() -> Outcome {
-        Outcome::Failed(MemberError::Unreachable { url: "https://h:1".into(), why: "connection refused".into() })
+        Outcome::Failed(MemberError::Unreachable {
+            url: "https://h:1".into(),
+            why: "connection refused".into(),
+        })
     }
 
     fn status_after(outcomes: &[Outcome], threshold: u32) -> (ClusterStatus, Vec<Transition>) {
@@ -277,9 +298,20 @@ mod tests {
     fn first_success_is_ready_with_a_transition() {
         let (s, t) = status_after(&[Outcome::Ready], 3);
         let r = s.ready().expect("ready");
-        assert_eq!((r.status.as_str(), r.reason.as_str(), r.message.as_str()), ("True", REASON_READY, MESSAGE_READY));
+        assert_eq!(
+            (r.status.as_str(), r.reason.as_str(), r.message.as_str()),
+            ("True", REASON_READY, MESSAGE_READY)
+        );
         assert_eq!(r.last_transition_time.as_deref(), Some("t1"));
-        assert_eq!(t, vec![Transition { from: Some("Unknown".into()), to: "True".into(), reason: REASON_READY.into(), message: MESSAGE_READY.into() }]);
+        assert_eq!(
+            t,
+            vec![Transition {
+                from: Some("Unknown".into()),
+                to: "True".into(),
+                reason: REASON_READY.into(),
+                message: MESSAGE_READY.into()
+            }]
+        );
     }
 
     #[test]
@@ -301,7 +333,17 @@ mod tests {
         assert_eq!(r.last_transition_time.as_deref(), Some("t4"));
         assert_eq!(t.len(), 2);
         assert_eq!(t[1].from.as_deref(), Some("True"));
-        let (s, t) = status_after(&[Outcome::Ready, refused(), refused(), refused(), refused(), Outcome::Ready], 3);
+        let (s, t) = status_after(
+            &[
+                Outcome::Ready,
+                refused(),
+                refused(),
+                refused(),
+                refused(),
+                Outcome::Ready,
+            ],
+            3,
+        );
         assert_eq!(s.ready().expect("ready").status, "True");
         assert_eq!(s.consecutive_failures, 0);
         assert_eq!(t.len(), 3);
@@ -312,7 +354,11 @@ mod tests {
         let (s, t) = status_after(&[refused()], 2);
         let r = s.ready().expect("ready");
         assert_eq!(r.status, "Unknown");
-        assert!(r.message.contains("probe failed (1 of 2): cannot reach"), "{}", r.message);
+        assert!(
+            r.message.contains("probe failed (1 of 2): cannot reach"),
+            "{}",
+            r.message
+        );
         assert!(t.is_empty());
         let (s, t) = status_after(&[refused(), refused()], 2);
         assert_eq!(s.ready().expect("ready").status, "False");
@@ -327,7 +373,10 @@ mod tests {
         let kc = Outcome::Failed(MemberError::InvalidKubeconfig("x".into()));
         let (s, _) = status_after(&[kc], 1);
         assert_eq!(s.ready().expect("ready").reason, "InvalidKubeconfig");
-        let nr = Outcome::Failed(MemberError::NotReady { url: "u".into(), why: "[-]etcd failed".into() });
+        let nr = Outcome::Failed(MemberError::NotReady {
+            url: "u".into(),
+            why: "[-]etcd failed".into(),
+        });
         let (s, _) = status_after(&[nr], 1);
         assert_eq!(s.ready().expect("ready").reason, "ClusterNotReady");
     }
@@ -337,7 +386,10 @@ mod tests {
         let (a, _) = status_after(&[Outcome::Ready], 3);
         let (b, _) = next_status(&a, &Outcome::Ready, 0, 3, &Facts::default(), "t9");
         assert!(!materially_different(&a, &b, 3));
-        let facts = Facts { version: Some("v1.36.0".into()), ..Default::default() };
+        let facts = Facts {
+            version: Some("v1.36.0".into()),
+            ..Default::default()
+        };
         let (c, _) = next_status(&a, &Outcome::Ready, 0, 3, &facts, "t9");
         assert!(materially_different(&a, &c, 3));
     }
@@ -347,7 +399,14 @@ mod tests {
         let (a, _) = status_after(&[refused(), refused(), refused()], 3);
         let (b, _) = next_status(&a, &refused(), 4, 3, &Facts::default(), "t9");
         assert!(!materially_different(&a, &b, 3));
-        let (c, _) = next_status(&a, &Outcome::Failed(MemberError::Unauthorized("401 Unauthorized".into())), 4, 3, &Facts::default(), "t9");
+        let (c, _) = next_status(
+            &a,
+            &Outcome::Failed(MemberError::Unauthorized("401 Unauthorized".into())),
+            4,
+            3,
+            &Facts::default(),
+            "t9",
+        );
         assert!(materially_different(&a, &c, 3), "a new reason is written");
     }
 

@@ -13,8 +13,9 @@ use base64::Engine;
 use serde_json::Value;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Instant;
 
 /// Version, nodes and capacity are refreshed every this many successful probes.
@@ -23,7 +24,7 @@ pub const REFRESH_EVERY: u32 = 6;
 pub const DISCOVERY_EVERY: u32 = 5;
 /// The status is written at least every this many probes, even when nothing but the
 /// probe time changed (so `lastProbeTime` stays recent without a write per probe).
-pub const HEARTBEAT_PROBES: u32 = 6;
+pub const HEARTBEAT_PROBES: u32 = 12;
 /// Smallest gap between two probes of one member when changes trigger them.
 const MIN_GAP: Duration = Duration::from_millis(500);
 
@@ -35,11 +36,25 @@ pub fn request_timeout(interval: Duration) -> Duration {
 /// When to probe a member first: members with a Ready condition (after a restart) are
 /// spread over a whole interval; new members are probed within a second.
 pub fn initial_delay(name: &str, interval: Duration, has_condition: bool) -> Duration {
-    let window = if has_condition { interval } else { interval.min(Duration::from_secs(1)) };
+    let window = if has_condition {
+        interval
+    } else {
+        interval.min(Duration::from_secs(1))
+    };
     let mut h = std::collections::hash_map::DefaultHasher::new();
     name.hash(&mut h);
     let millis = window.as_millis().max(1) as u64;
     Duration::from_millis(h.finish() % millis)
+}
+
+/// How the dispatcher reaches a worker.
+#[derive(Default)]
+pub struct Signals {
+    /// Wakes the worker for a probe now (its connection settings or Secret changed).
+    pub wake: Notify,
+    /// Set when the Secret changed: the worker reads it again before the next probe
+    /// (otherwise it does not read the Secret at all while it has a client).
+    pub secret_changed: AtomicBool,
 }
 
 /// What a member client was built from; a change means a new client.
@@ -55,7 +70,8 @@ pub struct Worker {
     name: String,
     store: Arc<dyn ObjectStore>,
     opts: ClusterControllerOptions,
-    notify: Arc<Notify>,
+    signals: Arc<Signals>,
+    cluster: watch::Receiver<Arc<Value>>,
     limiter: Arc<Semaphore>,
     member: Option<(ClientKey, MemberClient)>,
     failures: u32,
@@ -68,12 +84,12 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker for the Cluster `name`.
+    /// A worker for the Cluster `name`, whose latest state the dispatcher sends on `cluster`.
     pub fn new(
         name: String,
         store: Arc<dyn ObjectStore>,
         opts: ClusterControllerOptions,
-        notify: Arc<Notify>,
+        (signals, cluster): (Arc<Signals>, watch::Receiver<Arc<Value>>),
         limiter: Arc<Semaphore>,
     ) -> Self {
         let recorder = Recorder::new(store.clone());
@@ -81,7 +97,8 @@ impl Worker {
             name,
             store,
             opts,
-            notify,
+            signals,
+            cluster,
             limiter,
             member: None,
             failures: 0,
@@ -94,8 +111,10 @@ impl Worker {
         }
     }
 
-    fn cluster(&self) -> Option<Value> {
-        self.store.get(CLUSTERS, None, &self.name)
+    /// The latest state of the Cluster; None once the dispatcher let go of it.
+    fn cluster(&self) -> Option<Arc<Value>> {
+        self.cluster.has_changed().ok()?;
+        Some(self.cluster.borrow().clone())
     }
 
     /// Probes until the Cluster is gone.
@@ -113,7 +132,7 @@ impl Worker {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
-                _ = self.notify.notified() => tokio::time::sleep_until(last + MIN_GAP).await,
+                _ = self.signals.wake.notified() => tokio::time::sleep_until(last + MIN_GAP).await,
             }
             last = Instant::now();
             let permit = self.limiter.clone().acquire_owned().await;
@@ -179,13 +198,33 @@ impl Worker {
     /// The member's client, rebuilt when its Secret or endpoint changed.
     async fn client(&mut self, obj: &Value) -> Result<MemberClient, MemberError> {
         let (ns, name) = secret_ref(obj)?;
-        let secret = self
-            .store
-            .get(SECRETS, Some(&ns), &name)
-            .ok_or_else(|| MemberError::InvalidKubeconfig(format!("secret {ns}/{name} not found")))?;
-        let endpoint = obj.pointer("/spec/apiEndpoint").and_then(Value::as_str).map(str::to_string);
-        let secret_rv = secret.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
-        let key = ClientKey { secret: (ns, name), secret_rv, endpoint };
+        let endpoint = obj
+            .pointer("/spec/apiEndpoint")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let secret_changed = self.signals.secret_changed.swap(false, Ordering::AcqRel);
+        if let Some((k, m)) = &self.member
+            && !secret_changed
+            && k.secret.0 == ns
+            && k.secret.1 == name
+            && k.endpoint == endpoint
+        {
+            return Ok(m.clone());
+        }
+        let Some(secret) = self.store.get(SECRETS, Some(&ns), &name) else {
+            self.member = None;
+            return Err(MemberError::InvalidKubeconfig(format!("secret {ns}/{name} not found")));
+        };
+        let secret_rv = secret
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let key = ClientKey {
+            secret: (ns, name),
+            secret_rv,
+            endpoint,
+        };
         if let Some((k, m)) = &self.member
             && *k == key
         {
@@ -226,7 +265,7 @@ impl Worker {
             }
             Err(e) => keep("capacity", e)?,
         }
-        if self.needs_refresh || self.refreshes % DISCOVERY_EVERY == 0 {
+        if self.needs_refresh || self.refreshes.is_multiple_of(DISCOVERY_EVERY) {
             match facts::discover(m).await {
                 Ok(e) => f.enablements = Some(e),
                 Err(e) => keep("discovery", e)?,
@@ -235,7 +274,10 @@ impl Worker {
         self.refreshes = self.refreshes.wrapping_add(1);
         self.needs_refresh = false;
         self.successes_since_refresh = 0;
-        self.placement = (f.region.clone().or(self.placement.0.take()), f.zone.clone().or(self.placement.1.take()));
+        self.placement = (
+            f.region.clone().or(self.placement.0.take()),
+            f.zone.clone().or(self.placement.1.take()),
+        );
         Ok(f)
     }
 
@@ -259,7 +301,11 @@ impl Worker {
 
     /// Region and zone from node labels, when the spec has none.
     fn placement_to_fill(&self, obj: &Value) -> Option<(Option<String>, Option<String>)> {
-        let empty = |k: &str| obj.pointer(&format!("/spec/{k}")).and_then(Value::as_str).is_none_or(str::is_empty);
+        let empty = |k: &str| {
+            obj.pointer(&format!("/spec/{k}"))
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        };
         let region = self.placement.0.clone().filter(|_| empty("region"));
         let zone = self.placement.1.clone().filter(|_| empty("zone"));
         (region.is_some() || zone.is_some()).then_some((region, zone))
@@ -297,7 +343,10 @@ impl Worker {
 
 fn fill_spec(obj: &mut Value, key: &str, value: Option<&str>) {
     let Some(v) = value else { return };
-    let empty = obj.pointer(&format!("/spec/{key}")).and_then(Value::as_str).is_none_or(str::is_empty);
+    let empty = obj
+        .pointer(&format!("/spec/{key}"))
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty);
     if empty && let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert(key.to_string(), Value::String(v.to_string()));
     }
@@ -306,10 +355,16 @@ fn fill_spec(obj: &mut Value, key: &str, value: Option<&str>) {
 /// `spec.secretRef` of a Cluster.
 pub fn secret_ref(obj: &Value) -> Result<(String, String), MemberError> {
     let r = obj.pointer("/spec/secretRef");
-    let get = |k: &str| r.and_then(|r| r.get(k)).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let get = |k: &str| {
+        r.and_then(|r| r.get(k))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
     match (get("namespace"), get("name")) {
         (Some(ns), Some(n)) => Ok((ns.to_string(), n.to_string())),
-        _ => Err(MemberError::InvalidKubeconfig("spec.secretRef needs a namespace and a name".into())),
+        _ => Err(MemberError::InvalidKubeconfig(
+            "spec.secretRef needs a namespace and a name".into(),
+        )),
     }
 }
 
@@ -351,7 +406,8 @@ mod tests {
         let i = Duration::from_secs(10);
         assert!(initial_delay("a", i, true) < i);
         assert!(initial_delay("a", i, false) < Duration::from_secs(1));
-        let distinct: std::collections::HashSet<_> = (0..100).map(|n| initial_delay(&format!("m{n}"), i, true)).collect();
+        let distinct: std::collections::HashSet<_> =
+            (0..100).map(|n| initial_delay(&format!("m{n}"), i, true)).collect();
         assert!(distinct.len() > 90);
     }
 
@@ -366,7 +422,10 @@ mod tests {
     fn secret_refs_are_checked() {
         let ok = json!({"spec": {"secretRef": {"namespace": "ns", "name": "s"}}});
         assert_eq!(secret_ref(&ok).expect("ref"), ("ns".to_string(), "s".to_string()));
-        assert_eq!(secret_ref(&json!({"spec": {}})).expect_err("missing").reason(), "InvalidKubeconfig");
+        assert_eq!(
+            secret_ref(&json!({"spec": {}})).expect_err("missing").reason(),
+            "InvalidKubeconfig"
+        );
     }
 
     #[test]
@@ -381,10 +440,17 @@ mod tests {
     async fn broken_secrets_say_why_without_contents() {
         let key = ("ubernetes-system".to_string(), "cluster-m1".to_string());
         let t = Duration::from_secs(1);
-        let e = client_from_secret(&json!({"data": {}}), &key, None, t).await.expect_err("no key");
-        assert_eq!(e.to_string(), "the kubeconfig cannot be used: secret ubernetes-system/cluster-m1: no key \"kubeconfig\"");
+        let e = client_from_secret(&json!({"data": {}}), &key, None, t)
+            .await
+            .expect_err("no key");
+        assert_eq!(
+            e.to_string(),
+            "the kubeconfig cannot be used: secret ubernetes-system/cluster-m1: no key \"kubeconfig\""
+        );
         let bad = base64::engine::general_purpose::STANDARD.encode("users: \"s3cr3t\"");
-        let e = client_from_secret(&json!({"data": {"kubeconfig": bad}}), &key, None, t).await.expect_err("bad yaml");
+        let e = client_from_secret(&json!({"data": {"kubeconfig": bad}}), &key, None, t)
+            .await
+            .expect_err("bad yaml");
         assert!(!e.to_string().contains("s3cr3t"), "{e}");
         assert_eq!(e.reason(), "InvalidKubeconfig");
     }

@@ -10,12 +10,12 @@ use apiserver::local::{Gvr, ObjectStore, ResourceDesc};
 use base64::Engine;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
+use parking_lot::Mutex;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
-use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 /// Finalizer that holds a federated object until its member copies are removed.
@@ -24,6 +24,8 @@ const FIELD_MANAGER: &str = "ubernetes";
 /// Objects reconciled at once: their store writes share group commits and their member
 /// requests share HTTP/2 connections.
 const RECONCILE_CONCURRENCY: usize = 64;
+const RETRY_MIN: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(30);
 const POLICY_GROUP: &str = "policy.ubernetes.io";
 const CLUSTER_GROUP: &str = "cluster.ubernetes.io";
 const RESERVED_NAMESPACES: &[&str] = &["ubernetes-system", "kube-system", "kube-public", "kube-node-lease"];
@@ -41,7 +43,11 @@ pub struct PropagationOptions {
 
 impl Default for PropagationOptions {
     fn default() -> Self {
-        Self { federation: "ubernetes".into(), resync: Duration::from_secs(60), member_timeout: Duration::from_secs(10) }
+        Self {
+            federation: "ubernetes".into(),
+            resync: Duration::from_secs(60),
+            member_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -84,6 +90,8 @@ struct Controller {
     copies: Mutex<HashMap<(String, String), Value>>,
     /// Copies that exist because workloads depend on them: (cluster, dependency) → owners.
     dep_owners: Mutex<HashMap<(String, String), HashSet<String>>>,
+    /// Objects whose last reconcile failed somewhere; retried with backoff.
+    failed: Mutex<HashSet<ObjRef>>,
     member_tx: mpsc::UnboundedSender<MemberEvent>,
 }
 
@@ -98,14 +106,23 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
         applied: Mutex::new(HashMap::new()),
         copies: Mutex::new(HashMap::new()),
         dep_owners: Mutex::new(HashMap::new()),
+        failed: Mutex::new(HashSet::new()),
         member_tx,
     };
     let mut events = c.store.subscribe();
     let mut tick = tokio::time::interval(c.opts.resync);
     let mut dirty: HashSet<ObjRef> = HashSet::new();
     let mut full = true;
+    let mut backoff = RETRY_MIN;
+    let retry = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(retry);
     loop {
         tokio::select! {
+            _ = &mut retry => {
+                let failed: Vec<ObjRef> = c.failed.lock().drain().collect();
+                dirty.extend(failed);
+                retry.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3600));
+            }
             ev = events.recv() => match ev {
                 Ok(ev) => c.classify(&ev.resource, &ev.object.namespace, &ev.object.name, &mut dirty, &mut full),
                 Err(_) => full = true,
@@ -114,7 +131,13 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
             _ = tick.tick() => full = true,
         }
         while let Ok(ev) = events.try_recv() {
-            c.classify(&ev.resource, &ev.object.namespace, &ev.object.name, &mut dirty, &mut full);
+            c.classify(
+                &ev.resource,
+                &ev.object.namespace,
+                &ev.object.name,
+                &mut dirty,
+                &mut full,
+            );
         }
         while let Ok(m) = member_rx.try_recv() {
             c.on_member_event(m, &mut dirty);
@@ -127,7 +150,16 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
         }
         let batch: Vec<ObjRef> = std::mem::take(&mut dirty).into_iter().collect();
         let ctl = &c;
-        futures::stream::iter(batch).for_each_concurrent(RECONCILE_CONCURRENCY, |o| async move { ctl.reconcile(&o).await }).await;
+        futures::stream::iter(batch)
+            .for_each_concurrent(RECONCILE_CONCURRENCY, |o| async move { ctl.reconcile(&o).await })
+            .await;
+        // Failures (a member down, a CRD not yet established there) are retried with backoff.
+        if c.failed.lock().is_empty() {
+            backoff = RETRY_MIN;
+        } else {
+            retry.as_mut().reset(tokio::time::Instant::now() + backoff);
+            backoff = (backoff * 2).min(RETRY_MAX);
+        }
     }
 }
 
@@ -150,13 +182,27 @@ fn content_hash(v: &Value) -> u64 {
 }
 
 fn api_resource(r: &ResourceDesc) -> ApiResource {
-    let api_version = if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) };
-    ApiResource { group: r.group.clone(), version: r.version.clone(), api_version, kind: r.kind.clone(), plural: r.plural.clone() }
+    let api_version = if r.group.is_empty() {
+        r.version.clone()
+    } else {
+        format!("{}/{}", r.group, r.version)
+    };
+    ApiResource {
+        group: r.group.clone(),
+        version: r.version.clone(),
+        api_version,
+        kind: r.kind.clone(),
+        plural: r.plural.clone(),
+    }
 }
 
 fn dyn_api(client: &kube::Client, r: &ResourceDesc, ns: &str) -> Api<DynamicObject> {
     let ar = api_resource(r);
-    if r.namespaced { Api::namespaced_with(client.clone(), ns, &ar) } else { Api::all_with(client.clone(), &ar) }
+    if r.namespaced {
+        Api::namespaced_with(client.clone(), ns, &ar)
+    } else {
+        Api::all_with(client.clone(), &ar)
+    }
 }
 
 impl Controller {
@@ -165,18 +211,25 @@ impl Controller {
     }
 
     fn res_index(&self, group: &str, plural: &str) -> Option<usize> {
-        self.resources.iter().position(|r| r.group == group && r.plural == plural)
+        self.resources
+            .iter()
+            .position(|r| r.group == group && r.plural == plural)
     }
 
     fn classify(&self, prefix: &str, ns: &str, name: &str, dirty: &mut HashSet<ObjRef>, full: &mut bool) {
-        let Some(rest) = prefix.strip_prefix("/registry/") else { return };
+        let Some(rest) = prefix.strip_prefix("/registry/") else {
+            return;
+        };
         let mut parts = rest.trim_end_matches('/').splitn(2, '/');
-        let (Some(g), Some(plural)) = (parts.next(), parts.next()) else { return };
+        let (Some(g), Some(plural)) = (parts.next(), parts.next()) else {
+            return;
+        };
         let group = if g == "core" { "" } else { g };
         if (group == POLICY_GROUP && plural != "placements")
             || group == CLUSTER_GROUP
             || (group.is_empty() && plural == "secrets" && ns == "ubernetes-system")
             || (group == "apiextensions.k8s.io")
+            || (group == "autoscaling" && plural == "horizontalpodautoscalers")
         {
             *full = true;
             return;
@@ -185,7 +238,11 @@ impl Controller {
             && propagatable(&self.resources[i])
             && !RESERVED_NAMESPACES.contains(&ns)
         {
-            dirty.insert(ObjRef { res: i, namespace: ns.to_string(), name: name.to_string() });
+            dirty.insert(ObjRef {
+                res: i,
+                namespace: ns.to_string(),
+                name: name.to_string(),
+            });
         }
     }
 
@@ -193,12 +250,24 @@ impl Controller {
         let mut out = Vec::new();
         for (i, r) in self.resources.iter().enumerate().filter(|(_, r)| propagatable(r)) {
             for o in self.store.list(Self::gvr(r), None) {
-                let ns = o.pointer("/metadata/namespace").and_then(|n| n.as_str()).unwrap_or("").to_string();
+                let ns = o
+                    .pointer("/metadata/namespace")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("")
+                    .to_string();
                 if RESERVED_NAMESPACES.contains(&ns.as_str()) {
                     continue;
                 }
-                let name = o.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or("").to_string();
-                out.push(ObjRef { res: i, namespace: ns, name });
+                let name = o
+                    .pointer("/metadata/name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("")
+                    .to_string();
+                out.push(ObjRef {
+                    res: i,
+                    namespace: ns,
+                    name,
+                });
             }
         }
         out
@@ -218,18 +287,38 @@ impl Controller {
         let clusters = self.store.list(Gvr::new(CLUSTER_GROUP, "v1alpha1", "clusters"), None);
         let mut seen = HashSet::new();
         for c in clusters {
-            let name = c.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or("").to_string();
-            let ns = c.pointer("/spec/secretRef/namespace").and_then(|n| n.as_str()).unwrap_or("");
+            let name = c
+                .pointer("/metadata/name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("")
+                .to_string();
+            let ns = c
+                .pointer("/spec/secretRef/namespace")
+                .and_then(|n| n.as_str())
+                .unwrap_or("");
             let sname = c.pointer("/spec/secretRef/name").and_then(|n| n.as_str()).unwrap_or("");
-            let Some(secret) = self.store.get(Gvr::new("", "v1", "secrets"), Some(ns), sname) else { continue };
-            let rv = secret.pointer("/metadata/resourceVersion").and_then(|r| r.as_str()).unwrap_or("").to_string();
+            let Some(secret) = self.store.get(Gvr::new("", "v1", "secrets"), Some(ns), sname) else {
+                continue;
+            };
+            let rv = secret
+                .pointer("/metadata/resourceVersion")
+                .and_then(|r| r.as_str())
+                .unwrap_or("")
+                .to_string();
             seen.insert(name.clone());
             if self.members.lock().get(&name).is_some_and(|m| m.secret_rv == rv) {
                 continue;
             }
             match client_from_secret(&secret, self.opts.member_timeout).await {
                 Ok(client) => {
-                    self.members.lock().insert(name, Member { client, secret_rv: rv, watched: HashSet::new() });
+                    self.members.lock().insert(
+                        name,
+                        Member {
+                            client,
+                            secret_rv: rv,
+                            watched: HashSet::new(),
+                        },
+                    );
                 }
                 Err(e) => tracing::warn!(cluster = %name, error = %e, "no client for member"),
             }
@@ -258,7 +347,11 @@ impl Controller {
         let mut parts = source.splitn(4, '/');
         let (g, p, ns, n) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         let res = self.res_index(g, p)?;
-        Some(ObjRef { res, namespace: ns.to_string(), name: n.to_string() })
+        Some(ObjRef {
+            res,
+            namespace: ns.to_string(),
+            name: n.to_string(),
+        })
     }
 
     async fn reconcile(&self, o: &ObjRef) {
@@ -272,18 +365,48 @@ impl Controller {
         let deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
         let policies = self.policies(&o.namespace);
         let labels = obj.pointer("/metadata/labels").and_then(|l| l.as_object()).cloned();
-        let api_version = if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) };
-        let okey = ObjectKey { api_version: &api_version, kind: &r.kind, namespace: &o.namespace, name: &o.name, labels: labels.as_ref() };
+        let api_version = if r.group.is_empty() {
+            r.version.clone()
+        } else {
+            format!("{}/{}", r.group, r.version)
+        };
+        let okey = ObjectKey {
+            api_version: &api_version,
+            kind: &r.kind,
+            namespace: &o.namespace,
+            name: &o.name,
+            labels: labels.as_ref(),
+        };
         let policy = pick_policy(&policies, &okey).cloned();
         let clusters = self.clusters();
         let selected: Vec<String> = match (&policy, deleting) {
             (Some(p), false) => select_clusters(p, &clusters),
             _ => Vec::new(),
         };
-        let had: Vec<String> = self.applied.lock().keys().filter(|(_, k)| *k == key).map(|(c, _)| c.clone()).collect();
-        let dep_held = |c: &String| self.dep_owners.lock().get(&(c.clone(), key.clone())).is_some_and(|o| !o.is_empty());
-        let follows_deps = policy.as_ref().is_some_and(|p| p.pointer("/spec/propagateDeps").and_then(|d| d.as_bool()) == Some(true));
-        self.sync_deps(&key, &obj, &o.namespace, if follows_deps { &selected } else { &[] }, &clusters).await;
+        let had: Vec<String> = self
+            .applied
+            .lock()
+            .keys()
+            .filter(|(_, k)| *k == key)
+            .map(|(c, _)| c.clone())
+            .collect();
+        let dep_held = |c: &String| {
+            self.dep_owners
+                .lock()
+                .get(&(c.clone(), key.clone()))
+                .is_some_and(|o| !o.is_empty())
+        };
+        let follows_deps = policy
+            .as_ref()
+            .is_some_and(|p| p.pointer("/spec/propagateDeps").and_then(|d| d.as_bool()) == Some(true));
+        self.sync_deps(
+            &key,
+            &obj,
+            &o.namespace,
+            if follows_deps { &selected } else { &[] },
+            &clusters,
+        )
+        .await;
         for c in had.iter().filter(|c| !selected.contains(c) && !dep_held(c)) {
             self.remove_copy(c, &r, &o.namespace, &o.name, &key).await;
         }
@@ -298,40 +421,69 @@ impl Controller {
             self.delete_placement(&r, &o.namespace, &o.name).await;
             return;
         };
-        if obj.pointer("/metadata/finalizers").and_then(|f| f.as_array()).is_none_or(|a| !a.iter().any(|f| f == CLEANUP_FINALIZER)) {
+        if obj
+            .pointer("/metadata/finalizers")
+            .and_then(|f| f.as_array())
+            .is_none_or(|a| !a.iter().any(|f| f == CLEANUP_FINALIZER))
+        {
             self.add_finalizer(&r, ns, &o.name).await;
         }
         let overrides = self.override_policies(&o.namespace, &okey);
-        let generation = obj.pointer("/metadata/generation").and_then(|g| g.as_i64()).unwrap_or(0);
+        let generation = obj
+            .pointer("/metadata/generation")
+            .and_then(|g| g.as_i64())
+            .unwrap_or(0);
         let mut states = Vec::new();
         for c in &selected {
             let facts = clusters.iter().find(|f| &f.name == c);
             let labels = facts.map(|f| f.labels.clone()).unwrap_or_default();
             let report_only = policy.pointer("/spec/driftPolicy").and_then(|d| d.as_str()) == Some("Report");
-            let state = self.propagate_to(c, &r, &obj, &key, &overrides, &labels, generation, report_only).await;
+            let state = self
+                .propagate_to(c, &r, &obj, &key, &overrides, &labels, generation, report_only)
+                .await;
             states.push(state);
         }
+        if states.iter().any(|s| s["state"] == "Failed" || s["state"] == "Pending") {
+            self.failed.lock().insert(o.clone());
+        }
         self.write_placement(&r, &obj, &policy, &selected, &states).await;
-        self.write_status(&r, ns, &o.name, &obj, &key, &selected, generation).await;
+        self.write_status(&r, ns, &o.name, &obj, &key, &selected, generation)
+            .await;
     }
 
     fn policies(&self, namespace: &str) -> Vec<Value> {
-        let mut ps = self.store.list(Gvr::new(POLICY_GROUP, "v1alpha1", "clusterpropagationpolicies"), None);
+        let mut ps = self
+            .store
+            .list(Gvr::new(POLICY_GROUP, "v1alpha1", "clusterpropagationpolicies"), None);
         if !namespace.is_empty() {
-            ps.extend(self.store.list(Gvr::new(POLICY_GROUP, "v1alpha1", "propagationpolicies"), Some(namespace)));
+            ps.extend(self.store.list(
+                Gvr::new(POLICY_GROUP, "v1alpha1", "propagationpolicies"),
+                Some(namespace),
+            ));
         }
         ps
     }
 
     fn override_policies(&self, namespace: &str, okey: &ObjectKey<'_>) -> Vec<Value> {
-        let mut ps = self.store.list(Gvr::new(POLICY_GROUP, "v1alpha1", "clusteroverridepolicies"), None);
+        let mut ps = self
+            .store
+            .list(Gvr::new(POLICY_GROUP, "v1alpha1", "clusteroverridepolicies"), None);
         if !namespace.is_empty() {
-            ps.extend(self.store.list(Gvr::new(POLICY_GROUP, "v1alpha1", "overridepolicies"), Some(namespace)));
+            ps.extend(
+                self.store
+                    .list(Gvr::new(POLICY_GROUP, "v1alpha1", "overridepolicies"), Some(namespace)),
+            );
         }
         ps.retain(|p| policy_selects(p, okey));
         // Cluster-wide first, then namespaced, each by name: later rules win.
         ps.sort_by_key(|p| {
-            (p.pointer("/metadata/namespace").is_some(), p.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or("").to_string())
+            (
+                p.pointer("/metadata/namespace").is_some(),
+                p.pointer("/metadata/name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+            )
         });
         ps
     }
@@ -352,6 +504,13 @@ impl Controller {
     ) -> Value {
         let mut rendered = strip(obj, &self.opts.federation);
         rendered["metadata"]["annotations"][SOURCE_ANNOTATION] = json!(key);
+        if self.scaled_by_hpa(obj) {
+            // Replicas belong to the members' autoscalers: never send them, so what the
+            // member HPA sets is kept (server-side apply leaves unsent fields alone).
+            if let Some(spec) = rendered.get_mut("spec").and_then(|s| s.as_object_mut()) {
+                spec.remove("replicas");
+            }
+        }
         let refs: Vec<&Value> = overrides.iter().collect();
         if let Err(e) = apply_overrides(&mut rendered, &refs, cluster, cluster_labels) {
             return json!({"name": cluster, "state": "Failed", "reason": "OverrideFailed", "message": e});
@@ -361,16 +520,30 @@ impl Controller {
         let unchanged = self.applied.lock().get(&akey).is_some_and(|a| a.hash == hash);
         // A member copy that no longer holds what we applied has drifted: apply again
         // (server-side apply restores only the fields we own), unless the policy only reports.
-        let in_sync = self.copies.lock().get(&akey).is_none_or(|copy| contains(copy, &rendered));
+        let in_sync = self
+            .copies
+            .lock()
+            .get(&akey)
+            .is_none_or(|copy| contains(copy, &rendered));
         if unchanged && (in_sync || report_only) {
             return self.copy_state(cluster, key);
         }
         let Some(client) = self.members.lock().get(cluster).map(|m| m.client.clone()) else {
             return json!({"name": cluster, "state": "Pending", "reason": "ClusterUnavailable", "message": "no client for this member yet"});
         };
-        let ns = obj.pointer("/metadata/namespace").and_then(|n| n.as_str()).unwrap_or("").to_string();
+        let ns = obj
+            .pointer("/metadata/namespace")
+            .and_then(|n| n.as_str())
+            .unwrap_or("")
+            .to_string();
         if r.namespaced && !ns.is_empty() {
-            let ns_res = ResourceDesc { group: String::new(), version: "v1".into(), plural: "namespaces".into(), kind: "Namespace".into(), namespaced: false };
+            let ns_res = ResourceDesc {
+                group: String::new(),
+                version: "v1".into(),
+                plural: "namespaces".into(),
+                kind: "Namespace".into(),
+                namespaced: false,
+            };
             let ns_obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
             let _ = ssa(&client, &ns_res, "", &ns, &ns_obj, self.opts.member_timeout).await;
         }
@@ -378,12 +551,40 @@ impl Controller {
         match ssa(&client, r, &ns, name, &rendered, self.opts.member_timeout).await {
             Ok(copy) => {
                 self.copies.lock().insert(akey.clone(), copy);
-                self.applied.lock().insert(akey, Applied { hash, rendered, generation });
+                self.applied.lock().insert(
+                    akey,
+                    Applied {
+                        hash,
+                        rendered,
+                        generation,
+                    },
+                );
                 self.ensure_watch(cluster, r);
                 self.copy_state(cluster, key)
             }
             Err(e) => json!({"name": cluster, "state": "Failed", "reason": "ApplyFailed", "message": e}),
         }
+    }
+
+    /// Whether a HorizontalPodAutoscaler in the federation scales this object.
+    fn scaled_by_hpa(&self, obj: &Value) -> bool {
+        let ns = obj
+            .pointer("/metadata/namespace")
+            .and_then(|n| n.as_str())
+            .unwrap_or("");
+        let (Some(kind), Some(name)) = (obj.get("kind"), obj.pointer("/metadata/name")) else {
+            return false;
+        };
+        if ns.is_empty() {
+            return false;
+        }
+        self.store
+            .list(Gvr::new("autoscaling", "v2", "horizontalpodautoscalers"), Some(ns))
+            .iter()
+            .any(|h| {
+                h.pointer("/spec/scaleTargetRef/kind") == Some(kind)
+                    && h.pointer("/spec/scaleTargetRef/name") == Some(name)
+            })
     }
 
     fn copy_state(&self, cluster: &str, key: &str) -> Value {
@@ -396,7 +597,13 @@ impl Controller {
             _ => false,
         };
         let ready = copies.get(&akey).is_some_and(is_ready);
-        let state = if drifted { "Drifted" } else if ready { "Ready" } else { "Applied" };
+        let state = if drifted {
+            "Drifted"
+        } else if ready {
+            "Ready"
+        } else {
+            "Applied"
+        };
         json!({"name": cluster, "state": state, "appliedGeneration": generation})
     }
 
@@ -426,11 +633,24 @@ impl Controller {
                         continue;
                     }
                 };
-                let Some(source) = obj.metadata.annotations.as_ref().and_then(|a| a.get(SOURCE_ANNOTATION)).cloned() else {
+                let Some(source) = obj
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(SOURCE_ANNOTATION))
+                    .cloned()
+                else {
                     continue;
                 };
                 let copy = if deleted { None } else { serde_json::to_value(&obj).ok() };
-                if tx.send(MemberEvent { cluster: cluster.clone(), source, copy }).is_err() {
+                if tx
+                    .send(MemberEvent {
+                        cluster: cluster.clone(),
+                        source,
+                        copy,
+                    })
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -469,7 +689,10 @@ impl Controller {
                 name,
                 Box::new(|old| {
                     let mut new = old.clone();
-                    let list = new["metadata"].as_object_mut()?.entry("finalizers").or_insert_with(|| json!([]));
+                    let list = new["metadata"]
+                        .as_object_mut()?
+                        .entry("finalizers")
+                        .or_insert_with(|| json!([]));
                     let a = list.as_array_mut()?;
                     if a.iter().any(|f| f == CLEANUP_FINALIZER) {
                         return None;
@@ -507,14 +730,28 @@ impl Controller {
         for (plural, name) in dependencies(obj) {
             let Some(i) = self.res_index("", plural) else { continue };
             let r = self.resources[i].clone();
-            let Some(dep) = self.store.get(Self::gvr(&r), Some(ns), &name) else { continue };
+            let Some(dep) = self.store.get(Self::gvr(&r), Some(ns), &name) else {
+                continue;
+            };
             let key = object_key(&r, ns, &name);
-            let generation = dep.pointer("/metadata/generation").and_then(|g| g.as_i64()).unwrap_or(0);
+            let generation = dep
+                .pointer("/metadata/generation")
+                .and_then(|g| g.as_i64())
+                .unwrap_or(0);
             for c in selected {
                 wanted.insert((c.clone(), key.clone()));
-                self.dep_owners.lock().entry((c.clone(), key.clone())).or_default().insert(owner.to_string());
-                let labels = clusters.iter().find(|f| &f.name == c).map(|f| f.labels.clone()).unwrap_or_default();
-                self.propagate_to(c, &r, &dep, &key, &[], &labels, generation, false).await;
+                self.dep_owners
+                    .lock()
+                    .entry((c.clone(), key.clone()))
+                    .or_default()
+                    .insert(owner.to_string());
+                let labels = clusters
+                    .iter()
+                    .find(|f| &f.name == c)
+                    .map(|f| f.labels.clone())
+                    .unwrap_or_default();
+                self.propagate_to(c, &r, &dep, &key, &[], &labels, generation, false)
+                    .await;
             }
         }
         let released: Vec<(String, String)> = {
@@ -535,9 +772,20 @@ impl Controller {
                 let ns = (!dep.namespace.is_empty()).then_some(dep.namespace.as_str());
                 let selected_itself = self.store.get(Self::gvr(&r), ns, &dep.name).is_some_and(|d| {
                     let labels = d.pointer("/metadata/labels").and_then(|l| l.as_object()).cloned();
-                    let api_version = if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) };
-                    let k = ObjectKey { api_version: &api_version, kind: &r.kind, namespace: &dep.namespace, name: &dep.name, labels: labels.as_ref() };
-                    pick_policy(&self.policies(&dep.namespace), &k).is_some_and(|p| select_clusters(p, clusters).contains(&cluster))
+                    let api_version = if r.group.is_empty() {
+                        r.version.clone()
+                    } else {
+                        format!("{}/{}", r.group, r.version)
+                    };
+                    let k = ObjectKey {
+                        api_version: &api_version,
+                        kind: &r.kind,
+                        namespace: &dep.namespace,
+                        name: &dep.name,
+                        labels: labels.as_ref(),
+                    };
+                    pick_policy(&self.policies(&dep.namespace), &k)
+                        .is_some_and(|p| select_clusters(p, clusters).contains(&cluster))
                 });
                 if !selected_itself {
                     self.remove_copy(&cluster, &r, &dep.namespace, &dep.name, &key).await;
@@ -546,7 +794,14 @@ impl Controller {
         }
     }
 
-    async fn write_placement(&self, r: &ResourceDesc, obj: &Value, policy: &Value, selected: &[String], states: &[Value]) {
+    async fn write_placement(
+        &self,
+        r: &ResourceDesc,
+        obj: &Value,
+        policy: &Value,
+        selected: &[String],
+        states: &[Value],
+    ) {
         let ns = match obj.pointer("/metadata/namespace").and_then(|n| n.as_str()) {
             Some(n) if !n.is_empty() => n.to_string(),
             _ => "ubernetes-system".to_string(),
@@ -595,7 +850,10 @@ impl Controller {
     async fn ensure_namespace(&self, ns: &str) {
         let gvr = Gvr::new("", "v1", "namespaces");
         if self.store.get(gvr, None, ns).is_none() {
-            let _ = self.store.create(gvr, json!({"metadata": {"name": ns}}), FIELD_MANAGER).await;
+            let _ = self
+                .store
+                .create(gvr, json!({"metadata": {"name": ns}}), FIELD_MANAGER)
+                .await;
         }
     }
 
@@ -609,21 +867,44 @@ impl Controller {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn write_status(&self, r: &ResourceDesc, ns: Option<&str>, name: &str, obj: &Value, key: &str, selected: &[String], generation: i64) {
+    async fn write_status(
+        &self,
+        r: &ResourceDesc,
+        ns: Option<&str>,
+        name: &str,
+        obj: &Value,
+        key: &str,
+        selected: &[String],
+        generation: i64,
+    ) {
         let copies: Vec<Option<Value>> = {
             let map = self.copies.lock();
-            selected.iter().map(|c| map.get(&(c.clone(), key.to_string())).cloned()).collect()
+            selected
+                .iter()
+                .map(|c| map.get(&(c.clone(), key.to_string())).cloned())
+                .collect()
         };
         let current = {
             let map = self.applied.lock();
-            selected.iter().all(|c| map.get(&(c.clone(), key.to_string())).is_some_and(|a| a.generation == generation))
+            selected.iter().all(|c| {
+                map.get(&(c.clone(), key.to_string()))
+                    .is_some_and(|a| a.generation == generation)
+            })
         };
         let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let Some(mut status) = aggregate(&r.kind, obj, &copies, current, &now) else { return };
+        let Some(mut status) = aggregate(&r.kind, obj, &copies, current, &now) else {
+            return;
+        };
         // Keep condition times stable while nothing changes, so status writes settle.
-        if let (Some(old), Some(new)) = (obj.pointer("/status/conditions").and_then(|c| c.as_array()), status.get_mut("conditions").and_then(|c| c.as_array_mut())) {
+        if let (Some(old), Some(new)) = (
+            obj.pointer("/status/conditions").and_then(|c| c.as_array()),
+            status.get_mut("conditions").and_then(|c| c.as_array_mut()),
+        ) {
             for n in new.iter_mut() {
-                if let Some(o) = old.iter().find(|o| o["type"] == n["type"] && o["status"] == n["status"] && o["reason"] == n["reason"]) {
+                if let Some(o) = old
+                    .iter()
+                    .find(|o| o["type"] == n["type"] && o["status"] == n["status"] && o["reason"] == n["reason"])
+                {
                     for t in ["lastUpdateTime", "lastTransitionTime", "lastProbeTime"] {
                         if let Some(v) = o.get(t) {
                             n[t] = v.clone();
@@ -652,7 +933,11 @@ impl Controller {
 }
 
 fn placement_name(r: &ResourceDesc, obj: &Value) -> String {
-    format!("{}-{}", r.kind.to_ascii_lowercase(), obj.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or(""))
+    format!(
+        "{}-{}",
+        r.kind.to_ascii_lowercase(),
+        obj.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or("")
+    )
 }
 
 /// Whether every field of `want` has the same value in `have` (fields the federation does
@@ -697,7 +982,12 @@ pub fn dependencies(obj: &Value) -> Vec<(&'static str, String)> {
         push("configmaps", v.pointer("/configMap/name"));
         push("secrets", v.pointer("/secret/secretName"));
         push("persistentvolumeclaims", v.pointer("/persistentVolumeClaim/claimName"));
-        for s in v.pointer("/projected/sources").and_then(|s| s.as_array()).into_iter().flatten() {
+        for s in v
+            .pointer("/projected/sources")
+            .and_then(|s| s.as_array())
+            .into_iter()
+            .flatten()
+        {
             push("configmaps", s.pointer("/configMap/name"));
             push("secrets", s.pointer("/secret/name"));
         }
@@ -714,14 +1004,26 @@ pub fn dependencies(obj: &Value) -> Vec<(&'static str, String)> {
             }
         }
     }
-    for s in spec.get("imagePullSecrets").and_then(|s| s.as_array()).into_iter().flatten() {
+    for s in spec
+        .get("imagePullSecrets")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+    {
         push("secrets", s.get("name"));
     }
     out
 }
 
 /// Server-side apply of `obj` to a member; returns the member's copy.
-async fn ssa(client: &kube::Client, r: &ResourceDesc, ns: &str, name: &str, obj: &Value, timeout: Duration) -> Result<Value, String> {
+async fn ssa(
+    client: &kube::Client,
+    r: &ResourceDesc,
+    ns: &str,
+    name: &str,
+    obj: &Value,
+    timeout: Duration,
+) -> Result<Value, String> {
     let api = dyn_api(client, r, ns);
     let params = PatchParams::apply(FIELD_MANAGER).force();
     match tokio::time::timeout(timeout, api.patch(name, &params, &Patch::Apply(obj))).await {
@@ -734,11 +1036,18 @@ async fn ssa(client: &kube::Client, r: &ResourceDesc, ns: &str, name: &str, obj:
 
 /// A client for a member from its credentials Secret (`data.kubeconfig`).
 async fn client_from_secret(secret: &Value, timeout: Duration) -> Result<kube::Client, String> {
-    let b64 = secret.pointer("/data/kubeconfig").and_then(|v| v.as_str()).ok_or("the Secret has no kubeconfig key")?;
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| "the kubeconfig is not base64".to_string())?;
+    let b64 = secret
+        .pointer("/data/kubeconfig")
+        .and_then(|v| v.as_str())
+        .ok_or("the Secret has no kubeconfig key")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| "the kubeconfig is not base64".to_string())?;
     let text = String::from_utf8(raw).map_err(|_| "the kubeconfig is not UTF-8".to_string())?;
     let kc = kube::config::Kubeconfig::from_yaml(&text).map_err(|_| "the kubeconfig is not valid".to_string())?;
-    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.map_err(|e| format!("unusable kubeconfig: {e}"))?;
+    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .map_err(|e| format!("unusable kubeconfig: {e}"))?;
     cfg.read_timeout = Some(timeout.max(Duration::from_secs(300)));
     cfg.connect_timeout = Some(timeout);
     kube::Client::try_from(cfg).map_err(|e| format!("cannot build a client: {e}"))
@@ -751,7 +1060,10 @@ mod tests {
     #[test]
     fn contains_is_a_subset_check() {
         let have = json!({"spec": {"replicas": 3, "paused": false}, "metadata": {"labels": {"a": "1", "b": "2"}}});
-        assert!(contains(&have, &json!({"spec": {"replicas": 3}, "metadata": {"labels": {"a": "1"}}})));
+        assert!(contains(
+            &have,
+            &json!({"spec": {"replicas": 3}, "metadata": {"labels": {"a": "1"}}})
+        ));
         assert!(!contains(&have, &json!({"spec": {"replicas": 4}})));
     }
 

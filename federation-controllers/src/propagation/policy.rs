@@ -25,11 +25,18 @@ pub fn label_selector_matches(selector: &Value, labels: Option<&serde_json::Map<
     {
         return false;
     }
-    let exprs = selector.get("matchExpressions").and_then(|m| m.as_array()).map(Vec::as_slice).unwrap_or_default();
+    let exprs = selector
+        .get("matchExpressions")
+        .and_then(|m| m.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     exprs.iter().all(|e| {
         let key = e.get("key").and_then(|k| k.as_str()).unwrap_or("");
-        let values: Vec<&str> =
-            e.get("values").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
         match e.get("operator").and_then(|o| o.as_str()).unwrap_or("") {
             "In" => get(key).is_some_and(|v| values.contains(&v)),
             "NotIn" => get(key).is_none_or(|v| !values.contains(&v)),
@@ -55,7 +62,8 @@ pub fn selector_matches(sel: &Value, obj: &ObjectKey<'_>, policy_namespace: Opti
     if field("namespace").is_some_and(|ns| ns != obj.namespace) || field("name").is_some_and(|n| n != obj.name) {
         return false;
     }
-    sel.get("labelSelector").is_none_or(|ls| label_selector_matches(ls, obj.labels))
+    sel.get("labelSelector")
+        .is_none_or(|ls| label_selector_matches(ls, obj.labels))
 }
 
 /// Whether a policy (Propagation or Override) selects the object.
@@ -73,8 +81,16 @@ pub fn pick_policy<'a>(policies: &'a [Value], obj: &ObjectKey<'_>) -> Option<&'a
     policies.iter().filter(|p| policy_selects(p, obj)).max_by(|a, b| {
         let prio = |p: &Value| p.pointer("/spec/priority").and_then(|v| v.as_i64()).unwrap_or(0);
         let namespaced = |p: &Value| p.pointer("/metadata/namespace").is_some();
-        let name = |p: &Value| p.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("").to_string();
-        prio(a).cmp(&prio(b)).then(namespaced(a).cmp(&namespaced(b))).then(name(b).cmp(&name(a)))
+        let name = |p: &Value| {
+            p.pointer("/metadata/name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        prio(a)
+            .cmp(&prio(b))
+            .then(namespaced(a).cmp(&namespaced(b)))
+            .then(name(b).cmp(&name(a)))
     })
 }
 
@@ -117,7 +133,11 @@ impl ClusterFacts {
         };
         Some(Self {
             name,
-            labels: c.pointer("/metadata/labels").and_then(|l| l.as_object()).cloned().unwrap_or_default(),
+            labels: c
+                .pointer("/metadata/labels")
+                .and_then(|l| l.as_object())
+                .cloned()
+                .unwrap_or_default(),
             region,
             zone,
             provider: s("/spec/provider"),
@@ -137,11 +157,18 @@ impl ClusterFacts {
 
 /// `fieldSelector.matchExpressions` on region / zone / provider.
 fn field_selector_matches(fs: &Value, c: &ClusterFacts) -> bool {
-    let exprs = fs.get("matchExpressions").and_then(|m| m.as_array()).map(Vec::as_slice).unwrap_or_default();
+    let exprs = fs
+        .get("matchExpressions")
+        .and_then(|m| m.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     exprs.iter().all(|e| {
         let key = e.get("key").and_then(|k| k.as_str()).unwrap_or("");
-        let values: Vec<&str> =
-            e.get("values").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
         let v = c.field(key).unwrap_or("");
         match e.get("operator").and_then(|o| o.as_str()).unwrap_or("") {
             "In" => values.contains(&v),
@@ -168,8 +195,14 @@ pub fn select_clusters(policy: &Value, clusters: &[ClusterFacts]) -> Vec<String>
         .iter()
         .filter(|c| names.as_ref().is_none_or(|n| n.contains(&c.name.as_str())))
         .filter(|c| !exclude.contains(&c.name.as_str()))
-        .filter(|c| aff.and_then(|a| a.get("labelSelector")).is_none_or(|ls| label_selector_matches(ls, Some(&c.labels))))
-        .filter(|c| aff.and_then(|a| a.get("fieldSelector")).is_none_or(|fs| field_selector_matches(fs, c)))
+        .filter(|c| {
+            aff.and_then(|a| a.get("labelSelector"))
+                .is_none_or(|ls| label_selector_matches(ls, Some(&c.labels)))
+        })
+        .filter(|c| {
+            aff.and_then(|a| a.get("fieldSelector"))
+                .is_none_or(|fs| field_selector_matches(fs, c))
+        })
         .map(|c| c.name.clone())
         .collect();
     out.sort();
@@ -193,7 +226,13 @@ mod tests {
     }
 
     fn key<'a>(kind: &'a str, name: &'a str, labels: Option<&'a serde_json::Map<String, Value>>) -> ObjectKey<'a> {
-        ObjectKey { api_version: "apps/v1", kind, namespace: "default", name, labels }
+        ObjectKey {
+            api_version: "apps/v1",
+            kind,
+            namespace: "default",
+            name,
+            labels,
+        }
     }
 
     #[test]
@@ -205,8 +244,14 @@ mod tests {
         assert!(policy_selects(&p, &key("Deployment", "x", l)));
         assert!(!policy_selects(&p, &key("StatefulSet", "x", l)));
         assert!(!policy_selects(&p, &key("Deployment", "x", None)));
-        let other_ns = ObjectKey { namespace: "prod", ..key("Deployment", "x", l) };
-        assert!(!policy_selects(&p, &other_ns), "namespaced policies stay in their namespace");
+        let other_ns = ObjectKey {
+            namespace: "prod",
+            ..key("Deployment", "x", l)
+        };
+        assert!(
+            !policy_selects(&p, &other_ns),
+            "namespaced policies stay in their namespace"
+        );
         let named = json!({"metadata": {"name": "p"}, "spec": {"resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "y"}]}});
         assert!(!policy_selects(&named, &key("Deployment", "x", l)));
         assert!(policy_selects(&named, &key("Deployment", "y", l)));
@@ -219,9 +264,15 @@ mod tests {
         let high = json!({"metadata": {"name": "high"}, "spec": {"priority": 5, "resourceSelectors": sel}});
         let same = json!({"metadata": {"name": "same", "namespace": "default"}, "spec": {"priority": 5, "resourceSelectors": sel}});
         let ps = vec![low, high.clone()];
-        assert_eq!(pick_policy(&ps, &key("Deployment", "x", None)).map(|p| &p["metadata"]["name"]), Some(&json!("high")));
+        assert_eq!(
+            pick_policy(&ps, &key("Deployment", "x", None)).map(|p| &p["metadata"]["name"]),
+            Some(&json!("high"))
+        );
         let ps = vec![high, same];
-        assert_eq!(pick_policy(&ps, &key("Deployment", "x", None)).map(|p| &p["metadata"]["name"]), Some(&json!("same")));
+        assert_eq!(
+            pick_policy(&ps, &key("Deployment", "x", None)).map(|p| &p["metadata"]["name"]),
+            Some(&json!("same"))
+        );
     }
 
     #[test]

@@ -45,7 +45,9 @@ pub fn strip(obj: &Value, federation: &str) -> Value {
             }
         }
     }
-    let labels = out["metadata"].as_object_mut().map(|m| m.entry("labels").or_insert_with(|| json!({})));
+    let labels = out["metadata"]
+        .as_object_mut()
+        .map(|m| m.entry("labels").or_insert_with(|| json!({})));
     if let Some(l) = labels.and_then(|l| l.as_object_mut()) {
         l.insert(ORIGIN_LABEL.into(), json!(federation));
     }
@@ -63,14 +65,21 @@ pub fn strip(obj: &Value, federation: &str) -> Value {
 /// Whether an override rule targets this cluster (`targetCluster.clusterNames` /
 /// `labelSelector` / `exclude`; none means every cluster).
 fn targets(rule: &Value, cluster: &str, cluster_labels: &serde_json::Map<String, Value>) -> bool {
-    let Some(t) = rule.get("targetCluster") else { return true };
-    let names: Option<Vec<&str>> =
-        t.get("clusterNames").and_then(|n| n.as_array()).map(|a| a.iter().filter_map(|x| x.as_str()).collect());
-    let excluded =
-        t.get("exclude").and_then(|n| n.as_array()).is_some_and(|a| a.iter().any(|x| x.as_str() == Some(cluster)));
+    let Some(t) = rule.get("targetCluster") else {
+        return true;
+    };
+    let names: Option<Vec<&str>> = t
+        .get("clusterNames")
+        .and_then(|n| n.as_array())
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect());
+    let excluded = t
+        .get("exclude")
+        .and_then(|n| n.as_array())
+        .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(cluster)));
     names.is_none_or(|n| n.contains(&cluster))
         && !excluded
-        && t.get("labelSelector").is_none_or(|ls| super::policy::label_selector_matches(ls, Some(cluster_labels)))
+        && t.get("labelSelector")
+            .is_none_or(|ls| super::policy::label_selector_matches(ls, Some(cluster_labels)))
 }
 
 /// Splits an image into (registry, repository, tag) the way Karmada's imageOverrider does.
@@ -88,7 +97,11 @@ fn split_image(image: &str) -> (String, String, String) {
 }
 
 fn join_image(reg: &str, repo: &str, tag: &str) -> String {
-    let mut s = if reg.is_empty() { repo.to_string() } else { format!("{reg}/{repo}") };
+    let mut s = if reg.is_empty() {
+        repo.to_string()
+    } else {
+        format!("{reg}/{repo}")
+    };
     if !tag.is_empty() {
         s.push(':');
         s.push_str(tag);
@@ -97,10 +110,18 @@ fn join_image(reg: &str, repo: &str, tag: &str) -> String {
 }
 
 fn containers_mut(obj: &mut Value) -> Vec<&mut Value> {
-    const POINTERS: [&str; 3] =
-        ["/spec/template/spec/containers", "/spec/jobTemplate/spec/template/spec/containers", "/spec/containers"];
-    let Some(p) = POINTERS.iter().find(|p| obj.pointer(p).is_some()) else { return Vec::new() };
-    obj.pointer_mut(p).and_then(|c| c.as_array_mut()).map(|l| l.iter_mut().collect()).unwrap_or_default()
+    const POINTERS: [&str; 3] = [
+        "/spec/template/spec/containers",
+        "/spec/jobTemplate/spec/template/spec/containers",
+        "/spec/containers",
+    ];
+    let Some(p) = POINTERS.iter().find(|p| obj.pointer(p).is_some()) else {
+        return Vec::new();
+    };
+    obj.pointer_mut(p)
+        .and_then(|c| c.as_array_mut())
+        .map(|l| l.iter_mut().collect())
+        .unwrap_or_default()
 }
 
 fn image_override(obj: &mut Value, ov: &Value) {
@@ -108,7 +129,9 @@ fn image_override(obj: &mut Value, ov: &Value) {
     let operator = ov.get("operator").and_then(|c| c.as_str()).unwrap_or("replace");
     let value = ov.get("value").and_then(|c| c.as_str()).unwrap_or("");
     for c in containers_mut(obj) {
-        let Some(image) = c.get("image").and_then(|i| i.as_str()) else { continue };
+        let Some(image) = c.get("image").and_then(|i| i.as_str()) else {
+            continue;
+        };
         let (mut reg, mut repo, mut tag) = split_image(image);
         let part = match component {
             "Registry" => &mut reg,
@@ -134,7 +157,9 @@ fn list_override(obj: &mut Value, ov: &Value, field: &str) {
             continue;
         }
         let list = c.as_object_mut().map(|m| m.entry(field).or_insert_with(|| json!([])));
-        let Some(list) = list.and_then(|l| l.as_array_mut()) else { continue };
+        let Some(list) = list.and_then(|l| l.as_array_mut()) else {
+            continue;
+        };
         match operator {
             "remove" => list.retain(|x| !values.contains(x)),
             _ => list.extend(values.iter().cloned()),
@@ -144,9 +169,15 @@ fn list_override(obj: &mut Value, ov: &Value, field: &str) {
 
 fn map_override(obj: &mut Value, ov: &Value, field: &str) {
     let operator = ov.get("operator").and_then(|c| c.as_str()).unwrap_or("add");
-    let Some(values) = ov.get("value").and_then(|v| v.as_object()) else { return };
-    let Some(meta) = obj.get_mut("metadata").and_then(|m| m.as_object_mut()) else { return };
-    let Some(map) = meta.entry(field).or_insert_with(|| json!({})).as_object_mut() else { return };
+    let Some(values) = ov.get("value").and_then(|v| v.as_object()) else {
+        return;
+    };
+    let Some(meta) = obj.get_mut("metadata").and_then(|m| m.as_object_mut()) else {
+        return;
+    };
+    let Some(map) = meta.entry(field).or_insert_with(|| json!({})).as_object_mut() else {
+        return;
+    };
     for (k, v) in values {
         match operator {
             "remove" => {
@@ -162,32 +193,63 @@ fn map_override(obj: &mut Value, ov: &Value, field: &str) {
 /// Applies the override rules of every matching override policy (in the order given)
 /// for `cluster`. Karmada overriders: imageOverrider, commandOverrider, argsOverrider,
 /// labelsOverrider, annotationsOverrider, plaintext (JSON patch operations).
-pub fn apply_overrides(obj: &mut Value, policies: &[&Value], cluster: &str, labels: &serde_json::Map<String, Value>) -> Result<(), String> {
+pub fn apply_overrides(
+    obj: &mut Value,
+    policies: &[&Value],
+    cluster: &str,
+    labels: &serde_json::Map<String, Value>,
+) -> Result<(), String> {
     for p in policies {
-        let rules = p.pointer("/spec/overrideRules").and_then(|r| r.as_array()).cloned().unwrap_or_default();
+        let rules = p
+            .pointer("/spec/overrideRules")
+            .and_then(|r| r.as_array())
+            .cloned()
+            .unwrap_or_default();
         for rule in rules.iter().filter(|r| targets(r, cluster, labels)) {
             let ov = &rule["overriders"];
-            for i in ov.get("imageOverrider").and_then(|x| x.as_array()).into_iter().flatten() {
+            for i in ov
+                .get("imageOverrider")
+                .and_then(|x| x.as_array())
+                .into_iter()
+                .flatten()
+            {
                 image_override(obj, i);
             }
-            for c in ov.get("commandOverrider").and_then(|x| x.as_array()).into_iter().flatten() {
+            for c in ov
+                .get("commandOverrider")
+                .and_then(|x| x.as_array())
+                .into_iter()
+                .flatten()
+            {
                 list_override(obj, c, "command");
             }
             for a in ov.get("argsOverrider").and_then(|x| x.as_array()).into_iter().flatten() {
                 list_override(obj, a, "args");
             }
-            for l in ov.get("labelsOverrider").and_then(|x| x.as_array()).into_iter().flatten() {
+            for l in ov
+                .get("labelsOverrider")
+                .and_then(|x| x.as_array())
+                .into_iter()
+                .flatten()
+            {
                 map_override(obj, l, "labels");
             }
-            for a in ov.get("annotationsOverrider").and_then(|x| x.as_array()).into_iter().flatten() {
+            for a in ov
+                .get("annotationsOverrider")
+                .and_then(|x| x.as_array())
+                .into_iter()
+                .flatten()
+            {
                 map_override(obj, a, "annotations");
             }
             if let Some(ops) = ov.get("plaintext").and_then(|x| x.as_array()) {
                 let patch: Vec<Value> = ops
                     .iter()
-                    .map(|op| json!({"op": op.get("operator").and_then(|o| o.as_str()).unwrap_or("replace"),
+                    .map(|op| {
+                        json!({"op": op.get("operator").and_then(|o| o.as_str()).unwrap_or("replace"),
                                      "path": op.get("path").cloned().unwrap_or(json!("")),
-                                     "value": op.get("value").cloned().unwrap_or(Value::Null)}))
+                                     "value": op.get("value").cloned().unwrap_or(Value::Null)})
+                    })
                     .collect();
                 apply_json_patch(obj, &patch)?;
             }
@@ -202,7 +264,9 @@ fn apply_json_patch(obj: &mut Value, ops: &[Value]) -> Result<(), String> {
         let path = op["path"].as_str().unwrap_or("");
         let (parent, last) = path.rsplit_once('/').ok_or_else(|| format!("bad path {path:?}"))?;
         let last = last.replace("~1", "/").replace("~0", "~");
-        let target = obj.pointer_mut(parent).ok_or_else(|| format!("path {parent:?} does not exist"))?;
+        let target = obj
+            .pointer_mut(parent)
+            .ok_or_else(|| format!("path {parent:?} does not exist"))?;
         match (op["op"].as_str().unwrap_or(""), target) {
             ("remove", Value::Object(m)) => {
                 m.remove(&last);
@@ -278,8 +342,14 @@ mod tests {
     #[test]
     fn image_parts() {
         assert_eq!(split_image("nginx"), ("".into(), "nginx".into(), "".into()));
-        assert_eq!(split_image("docker.io/library/nginx:1"), ("docker.io".into(), "library/nginx".into(), "1".into()));
-        assert_eq!(split_image("localhost:5000/app:v2"), ("localhost:5000".into(), "app".into(), "v2".into()));
+        assert_eq!(
+            split_image("docker.io/library/nginx:1"),
+            ("docker.io".into(), "library/nginx".into(), "1".into())
+        );
+        assert_eq!(
+            split_image("localhost:5000/app:v2"),
+            ("localhost:5000".into(), "app".into(), "v2".into())
+        );
     }
 
     #[test]

@@ -22,14 +22,24 @@ fn observed(copy: &Value) -> bool {
 /// of every selected cluster; missing clusters count as not ready). `rendered_current` says
 /// whether every member got the federated object's current generation. None: the kind
 /// has no aggregated status.
-pub fn aggregate(kind: &str, fed: &Value, copies: &[Option<Value>], rendered_current: bool, now: &str) -> Option<Value> {
+pub fn aggregate(
+    kind: &str,
+    fed: &Value,
+    copies: &[Option<Value>],
+    rendered_current: bool,
+    now: &str,
+) -> Option<Value> {
     let present: Vec<&Value> = copies.iter().flatten().collect();
     let all_present = present.len() == copies.len() && !copies.is_empty();
     let sum = |p: &str| present.iter().map(|c| int(c, p)).sum::<i64>();
     let generation = int(fed, "/metadata/generation");
     let caught_up = all_present && rendered_current && present.iter().all(|c| observed(c));
     let prev_observed = int(fed, "/status/observedGeneration");
-    let observed_generation = if caught_up { generation } else { prev_observed.min(generation.saturating_sub(1)) };
+    let observed_generation = if caught_up {
+        generation
+    } else {
+        prev_observed.min(generation.saturating_sub(1))
+    };
     match kind {
         "Deployment" => {
             let available = all_present && present.iter().all(|c| condition_true(c, "Available"));
@@ -76,7 +86,8 @@ pub fn aggregate(kind: &str, fed: &Value, copies: &[Option<Value>], rendered_cur
             let complete = all_present && present.iter().all(|c| condition_true(c, "Complete"));
             let mut s = json!({"succeeded": sum("/status/succeeded"), "failed": sum("/status/failed"), "active": sum("/status/active")});
             if complete {
-                s["conditions"] = json!([{"type": "Complete", "status": "True", "lastProbeTime": now, "lastTransitionTime": now}]);
+                s["conditions"] =
+                    json!([{"type": "Complete", "status": "True", "lastProbeTime": now, "lastTransitionTime": now}]);
             }
             Some(s)
         }
@@ -98,9 +109,11 @@ mod tests {
     use super::*;
 
     fn member(replicas: i64, available: bool) -> Option<Value> {
-        Some(json!({"metadata": {"generation": 1}, "status": {"observedGeneration": 1, "replicas": replicas,
+        Some(
+            json!({"metadata": {"generation": 1}, "status": {"observedGeneration": 1, "replicas": replicas,
             "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
-            "conditions": [{"type": "Available", "status": if available { "True" } else { "False" }}]}}))
+            "conditions": [{"type": "Available", "status": if available { "True" } else { "False" }}]}}),
+        )
     }
 
     #[test]
@@ -112,7 +125,10 @@ mod tests {
         assert_eq!(s["conditions"][0]["status"], "True");
         let s = aggregate("Deployment", &fed, &[member(2, true), None], true, "t").expect("status");
         assert_eq!(s["conditions"][0]["status"], "False");
-        assert!(s["observedGeneration"].as_i64().unwrap_or(0) < 4, "a missing member keeps the rollout pending");
+        assert!(
+            s["observedGeneration"].as_i64().unwrap_or(0) < 4,
+            "a missing member keeps the rollout pending"
+        );
     }
 
     #[test]
