@@ -40,6 +40,8 @@ pub struct BenchArgs {
 enum BenchTarget {
     /// Create/get/list/watch throughput and latency, and memory per ConfigMap.
     Api(ApiArgs),
+    /// Time from creating Deployments in the federation to their presence in every member.
+    Propagation(crate::bench_propagation::PropagationArgs),
 }
 
 #[derive(clap::Args, Clone)]
@@ -102,6 +104,7 @@ struct ApiArgs {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.target {
         BenchTarget::Api(a) => api(a).await,
+        BenchTarget::Propagation(a) => crate::bench_propagation::run(a).await,
     }
 }
 

@@ -2,6 +2,7 @@
 //! together; no logic of their own.
 
 mod bench;
+mod bench_propagation;
 
 use anyhow::Context;
 use apiserver::local::{LocalClient, ObjectStore};
