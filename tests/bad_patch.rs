@@ -100,6 +100,7 @@ impl Probe {
     /// Sends a bad request: the answer must be a failure Status with `code`
     /// and `reason` ("" for kube's reason-less 500s, where the field is
     /// absent); then the server must be alive. Returns the Status.
+    #[allow(clippy::too_many_arguments)]
     async fn bad(
         &mut self,
         what: &str,
