@@ -45,7 +45,16 @@ fn start(members: u16) -> anyhow::Result<Up> {
     let dir = tempfile::tempdir()?;
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
-        .args(["up", "--port", "0", "--cluster-probe-interval", "1", "--members", &members.to_string(), "--data-dir"])
+        .args([
+            "up",
+            "--port",
+            "0",
+            "--cluster-probe-interval",
+            "1",
+            "--members",
+            &members.to_string(),
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -63,12 +72,20 @@ fn start(members: u16) -> anyhow::Result<Up> {
         {
             member_kcs.push(PathBuf::from(kc.trim()));
         }
-        if let Some(kc) = line.strip_prefix("ubernetes serving on ").and_then(|l| l.split("kubeconfig=").nth(1)) {
+        if let Some(kc) = line
+            .strip_prefix("ubernetes serving on ")
+            .and_then(|l| l.split("kubeconfig=").nth(1))
+        {
             break PathBuf::from(kc.trim());
         }
     };
     std::thread::spawn(move || for _ in reader.lines() {});
-    Ok(Up { child, _dir: dir, federation, members: member_kcs })
+    Ok(Up {
+        child,
+        _dir: dir,
+        federation,
+        members: member_kcs,
+    })
 }
 
 async fn client(kc: &PathBuf) -> anyhow::Result<kube::Client> {
@@ -116,9 +133,10 @@ pub async fn run(a: PropagationArgs) -> anyhow::Result<()> {
             .items
             .iter()
             .filter(|c| {
-                c.data.pointer("/status/conditions").and_then(|x| x.as_array()).is_some_and(|cs| {
-                    cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")
-                })
+                c.data
+                    .pointer("/status/conditions")
+                    .and_then(|x| x.as_array())
+                    .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
             })
             .count();
         if ready == usize::from(a.members) {
@@ -130,7 +148,11 @@ pub async fn run(a: PropagationArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(fed.clone());
-    ns.create(&PostParams::default(), &serde_json::from_value(serde_json::json!({"metadata": {"name": "bench"}}))?).await?;
+    ns.create(
+        &PostParams::default(),
+        &serde_json::from_value(serde_json::json!({"metadata": {"name": "bench"}}))?,
+    )
+    .await?;
     let policies: Api<kube::api::DynamicObject> = Api::all_with(
         fed.clone(),
         &kube::api::ApiResource {
@@ -185,12 +207,20 @@ pub async fn run(a: PropagationArgs) -> anyhow::Result<()> {
         .collect::<Result<_, _>>()?;
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let done = seen.lock().await.values().filter(|v| v.len() == usize::from(a.members)).count();
+        let done = seen
+            .lock()
+            .await
+            .values()
+            .filter(|v| v.len() == usize::from(a.members))
+            .count();
         if done == a.deployments {
             break;
         }
         if Instant::now() > deadline {
-            bail!("only {done} of {} Deployments reached every member in 300 s", a.deployments);
+            bail!(
+                "only {done} of {} Deployments reached every member in 300 s",
+                a.deployments
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -198,15 +228,36 @@ pub async fn run(a: PropagationArgs) -> anyhow::Result<()> {
     let seen = seen.lock().await;
     let mut lat: Vec<Duration> = created
         .iter()
-        .filter_map(|(n, t)| seen.get(n).and_then(|v| v.iter().max()).map(|last| last.saturating_duration_since(*t)))
+        .filter_map(|(n, t)| {
+            seen.get(n)
+                .and_then(|v| v.iter().max())
+                .map(|last| last.saturating_duration_since(*t))
+        })
         .collect();
     lat.sort();
     println!("### Propagation (issue 5)\n");
-    println!("- Command: `ubernetes bench propagation --members {} --deployments {} --concurrency {}`", a.members, a.deployments, a.concurrency);
-    println!("- Setup: `ubernetes up` as a separate process (federation + {} members, HTTPS); Deployments created through the federation with kube-rs; informers on every member record first sight\n", a.members);
+    println!(
+        "- Command: `ubernetes bench propagation --members {} --deployments {} --concurrency {}`",
+        a.members, a.deployments, a.concurrency
+    );
+    println!(
+        "- Setup: `ubernetes up` as a separate process (federation + {} members, HTTPS); Deployments created through the federation with kube-rs; informers on every member record first sight\n",
+        a.members
+    );
     println!("| figure | value |\n|---|---:|");
-    println!("| all {} Deployments present in all {} members | {:.0} ms |", a.deployments, a.members, total.as_secs_f64() * 1000.0);
-    println!("| per Deployment, create ack → present in every member, p50 | {:.1} ms |", pct(&lat, 50.0).as_secs_f64() * 1000.0);
-    println!("| per Deployment, create ack → present in every member, p99 | {:.1} ms |", pct(&lat, 99.0).as_secs_f64() * 1000.0);
+    println!(
+        "| all {} Deployments present in all {} members | {:.0} ms |",
+        a.deployments,
+        a.members,
+        total.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| per Deployment, create ack → present in every member, p50 | {:.1} ms |",
+        pct(&lat, 50.0).as_secs_f64() * 1000.0
+    );
+    println!(
+        "| per Deployment, create ack → present in every member, p99 | {:.1} ms |",
+        pct(&lat, 99.0).as_secs_f64() * 1000.0
+    );
     Ok(())
 }

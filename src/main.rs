@@ -13,7 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "ubernetes", version, about = "A Kubernetes-compatible federation control plane")]
+#[command(
+    name = "ubernetes",
+    version,
+    about = "A Kubernetes-compatible federation control plane"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -176,7 +180,9 @@ async fn start_federation(
         cluster_name: name.to_string(),
         mode: ServerMode::Federation,
     };
-    let running = apiserver::serve::start(cfg).await.context("starting the federation API server")?;
+    let running = apiserver::serve::start(cfg)
+        .await
+        .context("starting the federation API server")?;
     let store: Arc<dyn ObjectStore> = Arc::new(LocalClient::new(running.server.clone()));
     tokio::spawn(federation_controllers::clusters::run(store.clone(), probe));
     let propagation = federation_controllers::propagation::PropagationOptions {
@@ -196,7 +202,9 @@ async fn start_member(a: &MemberArgs) -> anyhow::Result<apiserver::serve::Runnin
         cluster_name: a.name.clone(),
         mode: ServerMode::Member,
     };
-    let running = apiserver::serve::start(cfg).await.with_context(|| format!("starting member {}", a.name))?;
+    let running = apiserver::serve::start(cfg)
+        .await
+        .with_context(|| format!("starting member {}", a.name))?;
     let store: Arc<dyn ObjectStore> = Arc::new(LocalClient::new(running.server.clone()));
     let opts = member::MemberOptions {
         name: a.name.clone(),
@@ -212,7 +220,11 @@ async fn start_member(a: &MemberArgs) -> anyhow::Result<apiserver::serve::Runnin
 fn announce(running: &apiserver::serve::Running) {
     tracing::info!(address = %running.addr, kubeconfig = %running.kubeconfig.display(), "serving");
     // A line on stdout that scripts and tests can wait for.
-    println!("ubernetes serving on https://{} kubeconfig={}", running.addr, running.kubeconfig.display());
+    println!(
+        "ubernetes serving on https://{} kubeconfig={}",
+        running.addr,
+        running.kubeconfig.display()
+    );
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
@@ -247,7 +259,9 @@ async fn virtual_members(a: MemberArgs, n: u32) -> anyhow::Result<()> {
         cluster_name: a.name.clone(),
         mode: ServerMode::Member,
     };
-    let started = apiserver::serve::start_virtual(cfg, names).await.context("starting virtual members")?;
+    let started = apiserver::serve::start_virtual(cfg, names)
+        .await
+        .context("starting virtual members")?;
     for (i, (name, server, kubeconfig)) in started.members.iter().enumerate() {
         let (region, zone) = UP_PLACES[i % UP_PLACES.len()];
         let store: Arc<dyn ObjectStore> = Arc::new(LocalClient::new(server.clone()));
@@ -261,7 +275,11 @@ async fn virtual_members(a: MemberArgs, n: u32) -> anyhow::Result<()> {
         tokio::spawn(member::run(store, opts));
         println!("member {name} kubeconfig={}", kubeconfig.display());
     }
-    println!("ubernetes serving {} virtual members on https://{}", started.members.len(), started.addr);
+    println!(
+        "ubernetes serving {} virtual members on https://{}",
+        started.members.len(),
+        started.addr
+    );
     tokio::signal::ctrl_c().await.context("waiting for ctrl-c")?;
     Ok(())
 }
@@ -271,16 +289,24 @@ async fn federation_client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(&path)
                 .with_context(|| format!("reading the federation kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.context("loading the federation kubeconfig")?
+            kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .context("loading the federation kubeconfig")?
         }
-        None => kube::Config::infer().await.context("finding the federation (set --kubeconfig or $KUBECONFIG)")?,
+        None => kube::Config::infer()
+            .await
+            .context("finding the federation (set --kubeconfig or $KUBECONFIG)")?,
     };
     kube::Client::try_from(config).context("building a client of the federation")
 }
 
 async fn join(a: JoinArgs) -> anyhow::Result<()> {
     let fed = federation_client(a.kubeconfig).await?;
-    let opts = federation_controllers::join::JoinOptions { region: a.region, zone: a.zone, provider: a.provider };
+    let opts = federation_controllers::join::JoinOptions {
+        region: a.region,
+        zone: a.zone,
+        provider: a.provider,
+    };
     federation_controllers::join::join(fed, &a.name, &a.cluster_kubeconfig, a.cluster_context.as_deref(), &opts)
         .await
         .with_context(|| format!("joining cluster {}", a.name))?;
@@ -290,12 +316,19 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
 
 async fn unjoin(a: UnjoinArgs) -> anyhow::Result<()> {
     let fed = federation_client(a.kubeconfig).await?;
-    federation_controllers::join::unjoin(fed, &a.name).await.with_context(|| format!("unjoining cluster {}", a.name))?;
+    federation_controllers::join::unjoin(fed, &a.name)
+        .await
+        .with_context(|| format!("unjoining cluster {}", a.name))?;
     println!("cluster.cluster.ubernetes.io/{} unjoined", a.name);
     Ok(())
 }
 
-const UP_PLACES: &[(&str, &str)] = &[("region-1", "zone-a"), ("region-1", "zone-b"), ("region-2", "zone-c"), ("region-2", "zone-d")];
+const UP_PLACES: &[(&str, &str)] = &[
+    ("region-1", "zone-a"),
+    ("region-1", "zone-b"),
+    ("region-2", "zone-c"),
+    ("region-2", "zone-d"),
+];
 
 async fn up(a: UpArgs) -> anyhow::Result<()> {
     let fed = start_federation(
@@ -339,10 +372,18 @@ async fn up(a: UpArgs) -> anyhow::Result<()> {
             Err(e) if e.to_string().contains("already exists") => {}
             Err(e) => return Err(anyhow::anyhow!("joining {name}: {e}")),
         }
-        println!("{name:<10} {region}/{zone}  https://{}  KUBECONFIG={}", running.addr, running.kubeconfig.display());
+        println!(
+            "{name:<10} {region}/{zone}  https://{}  KUBECONFIG={}",
+            running.addr,
+            running.kubeconfig.display()
+        );
         members.push(running);
     }
-    println!("ubernetes  federation       https://{}  KUBECONFIG={}", fed.addr, fed.kubeconfig.display());
+    println!(
+        "ubernetes  federation       https://{}  KUBECONFIG={}",
+        fed.addr,
+        fed.kubeconfig.display()
+    );
     println!();
     println!("Next:");
     println!("  export KUBECONFIG={}", fed.kubeconfig.display());

@@ -21,7 +21,16 @@ impl System {
     fn up() -> System {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut child = Command::new(env!("CARGO_BIN_EXE_ubernetes"))
-            .args(["up", "--port", "0", "--members", "3", "--cluster-probe-interval", "1", "--data-dir"])
+            .args([
+                "up",
+                "--port",
+                "0",
+                "--members",
+                "3",
+                "--cluster-probe-interval",
+                "1",
+                "--data-dir",
+            ])
             .arg(dir.path())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -37,16 +46,29 @@ impl System {
             assert!(n > 0, "ubernetes up exited before serving");
             if line.starts_with("member-") {
                 let name = line.split_whitespace().next().unwrap_or_default().to_string();
-                let kc = line.split("KUBECONFIG=").nth(1).map(|s| s.trim().to_string()).expect("member kubeconfig");
+                let kc = line
+                    .split("KUBECONFIG=")
+                    .nth(1)
+                    .map(|s| s.trim().to_string())
+                    .expect("member kubeconfig");
                 members.push((name, PathBuf::from(kc)));
             }
-            if let Some(kc) = line.strip_prefix("ubernetes serving on ").and_then(|l| l.split("kubeconfig=").nth(1)) {
+            if let Some(kc) = line
+                .strip_prefix("ubernetes serving on ")
+                .and_then(|l| l.split("kubeconfig=").nth(1))
+            {
                 break PathBuf::from(kc.trim());
             }
         };
         std::thread::spawn(move || for _ in reader.lines() {});
         assert_eq!(members.len(), 3, "three members started");
-        System { _dir: dir, child, federation, members, cache: tempfile::tempdir().expect("tempdir") }
+        System {
+            _dir: dir,
+            child,
+            federation,
+            members,
+            cache: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     fn kubectl_at(&self, kubeconfig: &PathBuf, args: &[&str], stdin: Option<&str>) -> Output {
@@ -60,7 +82,11 @@ impl System {
             .spawn()
             .expect("run kubectl");
         if let Some(s) = stdin {
-            c.stdin.take().expect("stdin").write_all(s.as_bytes()).expect("write stdin");
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(s.as_bytes())
+                .expect("write stdin");
         }
         c.wait_with_output().expect("kubectl output")
     }
@@ -79,13 +105,23 @@ impl System {
 
     /// Names of objects of `kind` in the default namespace of member `i`.
     fn member_names(&self, i: usize, kind: &str) -> Vec<String> {
-        let out = self.member(i, &["get", kind, "-n", "default", "-o", "jsonpath={.items[*].metadata.name}"]);
-        String::from_utf8_lossy(&out.stdout).split_whitespace().filter(|n| *n != "kube-root-ca.crt").map(String::from).collect()
+        let out = self.member(
+            i,
+            &["get", kind, "-n", "default", "-o", "jsonpath={.items[*].metadata.name}"],
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter(|n| *n != "kube-root-ca.crt")
+            .map(String::from)
+            .collect()
     }
 
     fn member_json(&self, i: usize, what: &str) -> Option<serde_json::Value> {
         let out = self.member(i, &["get", what, "-n", "default", "-o", "json"]);
-        out.status.success().then(|| serde_json::from_slice(&out.stdout).ok()).flatten()
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).ok())
+            .flatten()
     }
 }
 
@@ -168,15 +204,19 @@ spec:
 }
 
 fn image_in(sys: &System, i: usize) -> Option<String> {
-    sys.member_json(i, "deploy/web")
-        .and_then(|d| d.pointer("/spec/template/spec/containers/0/image").and_then(|v| v.as_str()).map(String::from))
+    sys.member_json(i, "deploy/web").and_then(|d| {
+        d.pointer("/spec/template/spec/containers/0/image")
+            .and_then(|v| v.as_str())
+            .map(String::from)
+    })
 }
 
 /// HTTP GET to an address, returning the body.
 fn http_get(addr: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).expect("connect to the load balancer address");
     s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send");
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
@@ -186,10 +226,15 @@ fn http_get(addr: &str) -> String {
 fn objects_follow_the_policy_with_overrides_status_drift_and_deletion() {
     let sys = System::up();
     eventually("3 Ready clusters", Duration::from_secs(30), || {
-        sys.fed(&["get", "clusters", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}"])
-            .split_whitespace()
-            .filter(|s| *s == "True")
-            .count()
+        sys.fed(&[
+            "get",
+            "clusters",
+            "-o",
+            "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
+        ])
+        .split_whitespace()
+        .filter(|s| *s == "True")
+        .count()
             == 3
     });
     sys.apply(APP);
@@ -200,23 +245,35 @@ fn objects_follow_the_policy_with_overrides_status_drift_and_deletion() {
         sys.member_names(0, "deploy") == ["web"] && sys.member_names(1, "deploy") == ["web"]
     });
     assert!(sys.member_names(2, "deploy").is_empty(), "member-3 is in region-2");
-    eventually("the mounted ConfigMap follows the Deployment", Duration::from_secs(10), || {
-        sys.member_names(0, "configmaps") == ["web-config"] && sys.member_names(1, "configmaps") == ["web-config"]
-    });
+    eventually(
+        "the mounted ConfigMap follows the Deployment",
+        Duration::from_secs(10),
+        || sys.member_names(0, "configmaps") == ["web-config"] && sys.member_names(1, "configmaps") == ["web-config"],
+    );
     assert!(sys.member_names(2, "configmaps").is_empty());
     // Per-cluster override.
     assert_eq!(image_in(&sys, 0).as_deref(), Some("nginx:1.27"));
     assert_eq!(image_in(&sys, 1).as_deref(), Some("nginx:1.28"));
 
     // Status back: rollout status completes; READY sums the members.
-    common::ok(sys.kubectl_at(&sys.federation, &["rollout", "status", "deploy/web", "--timeout=30s"], None));
+    common::ok(sys.kubectl_at(
+        &sys.federation,
+        &["rollout", "status", "deploy/web", "--timeout=30s"],
+        None,
+    ));
     eventually("ready replicas summed over 2 clusters", Duration::from_secs(20), || {
         sys.fed(&["get", "deploy", "web", "-o", "jsonpath={.status.readyReplicas}"]) == "4"
     });
     // The Service lists each cluster's load-balancer address, and each really serves.
     let mut ips = Vec::new();
     eventually("two load-balancer addresses", Duration::from_secs(20), || {
-        let out = sys.fed(&["get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[*].ip}"]);
+        let out = sys.fed(&[
+            "get",
+            "svc",
+            "web",
+            "-o",
+            "jsonpath={.status.loadBalancer.ingress[*].ip}",
+        ]);
         ips = out.split_whitespace().map(String::from).collect();
         ips.len() == 2
     });
@@ -229,12 +286,20 @@ fn objects_follow_the_policy_with_overrides_status_drift_and_deletion() {
 
     // Drift: an edit in a member is undone within 5 s.
     common::ok(sys.member(0, &["set", "image", "deploy/web", "web=nginx:evil"]));
-    eventually("drift corrected", Duration::from_secs(5), || image_in(&sys, 0).as_deref() == Some("nginx:1.27"));
+    eventually("drift corrected", Duration::from_secs(5), || {
+        image_in(&sys, 0).as_deref() == Some("nginx:1.27")
+    });
 
     // A new image in the federation rolls out everywhere.
     sys.fed(&["set", "image", "deploy/web", "web=nginx:1.29"]);
-    eventually("new image in member-1", Duration::from_secs(15), || image_in(&sys, 0).as_deref() == Some("nginx:1.29"));
-    assert_eq!(image_in(&sys, 1).as_deref(), Some("nginx:1.28"), "the override still wins in member-2");
+    eventually("new image in member-1", Duration::from_secs(15), || {
+        image_in(&sys, 0).as_deref() == Some("nginx:1.29")
+    });
+    assert_eq!(
+        image_in(&sys, 1).as_deref(),
+        Some("nginx:1.28"),
+        "the override still wins in member-2"
+    );
 
     // Moving the policy to region-2 moves the objects.
     sys.apply(&policy("region-2"));
@@ -243,11 +308,15 @@ fn objects_follow_the_policy_with_overrides_status_drift_and_deletion() {
             && sys.member_names(0, "deploy").is_empty()
             && sys.member_names(1, "deploy").is_empty()
     });
-    eventually("service moved too", Duration::from_secs(20), || sys.member_names(2, "svc") == ["web"]);
+    eventually("service moved too", Duration::from_secs(20), || {
+        sys.member_names(2, "svc") == ["web"]
+    });
 
     // Deleting in the federation removes every member copy, then the object itself.
     sys.fed(&["delete", "deploy", "web", "--wait=true", "--timeout=30s"]);
-    eventually("member copies removed", Duration::from_secs(20), || (0..3).all(|i| sys.member_names(i, "deploy").is_empty()));
+    eventually("member copies removed", Duration::from_secs(20), || {
+        (0..3).all(|i| sys.member_names(i, "deploy").is_empty())
+    });
 }
 
 #[test]
@@ -272,7 +341,11 @@ struct Proc {
 
 impl Proc {
     fn start(args: &[&str]) -> (Proc, PathBuf) {
-        let mut p = Proc { child: None, args: args.iter().map(|s| s.to_string()).collect(), port: 0 };
+        let mut p = Proc {
+            child: None,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            port: 0,
+        };
         let kc = p.spawn();
         (p, kc)
     }
@@ -291,7 +364,10 @@ impl Proc {
         let mut line = String::new();
         reader.read_line(&mut line).expect("serving line");
         std::thread::spawn(move || for _ in reader.lines() {});
-        let addr = line.split_whitespace().find(|w| w.starts_with("https://")).expect("address");
+        let addr = line
+            .split_whitespace()
+            .find(|w| w.starts_with("https://"))
+            .expect("address");
         self.port = addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
         self.child = Some(child);
         PathBuf::from(line.split("kubeconfig=").nth(1).expect("kubeconfig").trim())
@@ -327,8 +403,23 @@ fn run_ok(kubeconfig: &PathBuf, args: &[&str], stdin: Option<&str>) -> String {
 }
 
 fn configmaps(kubeconfig: &PathBuf, ns: &str) -> Vec<String> {
-    let out = run_ok(kubeconfig, &["get", "configmaps", "-n", ns, "-o", "jsonpath={.items[*].metadata.name}"], None);
-    let mut v: Vec<String> = out.split_whitespace().filter(|n| *n != "kube-root-ca.crt").map(String::from).collect();
+    let out = run_ok(
+        kubeconfig,
+        &[
+            "get",
+            "configmaps",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ],
+        None,
+    );
+    let mut v: Vec<String> = out
+        .split_whitespace()
+        .filter(|n| *n != "kube-root-ca.crt")
+        .map(String::from)
+        .collect();
     v.sort();
     v
 }
@@ -339,8 +430,28 @@ fn configmaps(kubeconfig: &PathBuf, ns: &str) -> Vec<String> {
 fn federation_restart_mid_propagation_converges() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = |s: &str| dir.path().join(s).to_string_lossy().into_owned();
-    let (_m1, m1_kc) = Proc::start(&["member", "--name", "m1", "--region", "r1", "--zone", "z1", "--data-dir", &d("m1")]);
-    let (_m2, m2_kc) = Proc::start(&["member", "--name", "m2", "--region", "r2", "--zone", "z2", "--data-dir", &d("m2")]);
+    let (_m1, m1_kc) = Proc::start(&[
+        "member",
+        "--name",
+        "m1",
+        "--region",
+        "r1",
+        "--zone",
+        "z1",
+        "--data-dir",
+        &d("m1"),
+    ]);
+    let (_m2, m2_kc) = Proc::start(&[
+        "member",
+        "--name",
+        "m2",
+        "--region",
+        "r2",
+        "--zone",
+        "z2",
+        "--data-dir",
+        &d("m2"),
+    ]);
     let (mut fed, fed_kc) = Proc::start(&["serve", "--cluster-probe-interval", "1", "--data-dir", &d("fed")]);
     for (name, kc) in [("m1", &m1_kc), ("m2", &m2_kc)] {
         let out = Command::new(env!("CARGO_BIN_EXE_ubernetes"))
@@ -349,13 +460,19 @@ fn federation_restart_mid_propagation_converges() {
             .env("KUBECONFIG", &fed_kc)
             .output()
             .expect("join");
-        assert!(out.status.success(), "join {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "join {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     run_ok(&fed_kc, &["create", "namespace", "bulk"], None);
     run_ok(
         &fed_kc,
         &["apply", "-f", "-"],
-        Some("apiVersion: policy.ubernetes.io/v1alpha1\nkind: ClusterPropagationPolicy\nmetadata: {name: all-cms}\nspec:\n  resourceSelectors: [{apiVersion: v1, kind: ConfigMap, namespace: bulk}]\n"),
+        Some(
+            "apiVersion: policy.ubernetes.io/v1alpha1\nkind: ClusterPropagationPolicy\nmetadata: {name: all-cms}\nspec:\n  resourceSelectors: [{apiVersion: v1, kind: ConfigMap, namespace: bulk}]\n",
+        ),
     );
     let mut manifest = String::new();
     for i in 0..200 {
@@ -363,14 +480,18 @@ fn federation_restart_mid_propagation_converges() {
     }
     run_ok(&fed_kc, &["apply", "-f", "-"], Some(&manifest));
     // Kill it as soon as propagation has started, before it can finish.
-    eventually("propagation started", Duration::from_secs(30), || !configmaps(&m1_kc, "bulk").is_empty());
+    eventually("propagation started", Duration::from_secs(30), || {
+        !configmaps(&m1_kc, "bulk").is_empty()
+    });
     fed.kill9();
     let partial = configmaps(&m1_kc, "bulk").len();
     fed.spawn();
     let want: Vec<String> = (0..200).map(|i| format!("cm-{i:03}")).collect();
-    eventually("both members hold exactly the 200 ConfigMaps", Duration::from_secs(60), || {
-        configmaps(&m1_kc, "bulk") == want && configmaps(&m2_kc, "bulk") == want
-    });
+    eventually(
+        "both members hold exactly the 200 ConfigMaps",
+        Duration::from_secs(60),
+        || configmaps(&m1_kc, "bulk") == want && configmaps(&m2_kc, "bulk") == want,
+    );
     // And deletions after the restart still propagate.
     let to_delete: Vec<String> = (0..100).map(|i| format!("cm-{i:03}")).collect();
     let mut args = vec!["delete", "configmaps", "-n", "bulk", "--wait=false"];
@@ -415,15 +536,22 @@ spec:
 fn custom_resources_propagate_and_hpa_replicas_are_kept() {
     let sys = System::up();
     eventually("3 Ready clusters", Duration::from_secs(30), || {
-        sys.fed(&["get", "clusters", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}"])
-            .split_whitespace()
-            .filter(|s| *s == "True")
-            .count()
+        sys.fed(&[
+            "get",
+            "clusters",
+            "-o",
+            "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
+        ])
+        .split_whitespace()
+        .filter(|s| *s == "True")
+        .count()
             == 3
     });
     sys.apply(WIDGETS);
     eventually("the CRD in member-1 and member-3", Duration::from_secs(20), || {
-        [0, 2].iter().all(|&i| sys.member(i, &["get", "crd", "widgets.example.com"]).status.success())
+        [0, 2]
+            .iter()
+            .all(|&i| sys.member(i, &["get", "crd", "widgets.example.com"]).status.success())
     });
     sys.apply(
         "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: default}\nspec: {size: 3}\n---\n\
@@ -433,7 +561,10 @@ fn custom_resources_propagate_and_hpa_replicas_are_kept() {
     eventually("the Widget in member-1 and member-3", Duration::from_secs(20), || {
         sys.member_names(0, "widgets") == ["w1"] && sys.member_names(2, "widgets") == ["w1"]
     });
-    assert!(!sys.member(1, &["get", "crd", "widgets.example.com"]).status.success(), "member-2 is not selected");
+    assert!(
+        !sys.member(1, &["get", "crd", "widgets.example.com"]).status.success(),
+        "member-2 is not selected"
+    );
 
     // A Deployment with a federated HPA: the member's replica count is kept.
     sys.apply(
@@ -442,9 +573,13 @@ fn custom_resources_propagate_and_hpa_replicas_are_kept() {
          apiVersion: policy.ubernetes.io/v1alpha1\nkind: PropagationPolicy\nmetadata: {name: api, namespace: default}\n\
          spec:\n  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: api}, {apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, name: api}]\n  placement: {clusterAffinity: {clusterNames: [member-1]}}\n",
     );
-    eventually("api in member-1", Duration::from_secs(20), || sys.member_names(0, "deploy") == ["api"]);
+    eventually("api in member-1", Duration::from_secs(20), || {
+        sys.member_names(0, "deploy") == ["api"]
+    });
     common::ok(sys.member(0, &["scale", "deploy/api", "--replicas=7"]));
     std::thread::sleep(Duration::from_secs(4));
-    let replicas = sys.member_json(0, "deploy/api").and_then(|d| d.pointer("/spec/replicas").and_then(|r| r.as_i64()));
+    let replicas = sys
+        .member_json(0, "deploy/api")
+        .and_then(|d| d.pointer("/spec/replicas").and_then(|r| r.as_i64()));
     assert_eq!(replicas, Some(7), "the member's autoscaled replicas are kept");
 }

@@ -51,11 +51,13 @@ fn strs(v: Option<&Value>) -> Vec<String> {
 
 /// Dotted JSON path (`.spec.replicas`) to a JSON pointer (`/spec/replicas`).
 pub fn json_pointer(path: &str) -> String {
-    path.trim_start_matches('.').split('.').fold(String::new(), |mut acc, seg| {
-        acc.push('/');
-        acc.push_str(&seg.replace('~', "~0").replace('/', "~1"));
-        acc
-    })
+    path.trim_start_matches('.')
+        .split('.')
+        .fold(String::new(), |mut acc, seg| {
+            acc.push('/');
+            acc.push_str(&seg.replace('~', "~0").replace('/', "~1"));
+            acc
+        })
 }
 
 /// The resources a CRD serves (one per served version), ordered preferred first.
@@ -65,7 +67,10 @@ pub fn resources_of(crd: &Value) -> Vec<ResourceInfo> {
     let names = &spec["names"];
     let plural = names["plural"].as_str().unwrap_or_default();
     let kind = names["kind"].as_str().unwrap_or_default();
-    let singular = names["singular"].as_str().map(str::to_string).unwrap_or_else(|| kind.to_ascii_lowercase());
+    let singular = names["singular"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| kind.to_ascii_lowercase());
     let namespaced = spec["scope"].as_str() != Some("Cluster");
     let mut out = Vec::new();
     for v in spec["versions"].as_array().map(|a| a.as_slice()).unwrap_or_default() {
@@ -77,7 +82,10 @@ pub fn resources_of(crd: &Value) -> Vec<ResourceInfo> {
         let mut subresources = Vec::new();
         let scale = v.pointer("/subresources/scale").map(|s| ScalePaths {
             spec_replicas: s["specReplicasPath"].as_str().unwrap_or(".spec.replicas").to_string(),
-            status_replicas: s["statusReplicasPath"].as_str().unwrap_or(".status.replicas").to_string(),
+            status_replicas: s["statusReplicasPath"]
+                .as_str()
+                .unwrap_or(".status.replicas")
+                .to_string(),
             label_selector: s["labelSelectorPath"].as_str().map(str::to_string),
         });
         if scale.is_some() {
@@ -90,7 +98,13 @@ pub fn resources_of(crd: &Value) -> Vec<ResourceInfo> {
             });
         }
         if v.pointer("/subresources/status").is_some() {
-            subresources.push(Subresource { name: "status", group: "", version: "", kind: "", verbs: &["get", "patch", "update"] });
+            subresources.push(Subresource {
+                name: "status",
+                group: "",
+                version: "",
+                kind: "",
+                verbs: &["get", "patch", "update"],
+            });
         }
         let printer = match v.get("additionalPrinterColumns") {
             Some(cols) if cols.as_array().is_some_and(|a| !a.is_empty()) => Printer::from_printer_columns(cols),
@@ -100,7 +114,12 @@ pub fn resources_of(crd: &Value) -> Vec<ResourceInfo> {
             Some(s) => SchemaMeta::from_openapi(group, version, kind, s),
             None => SchemaMeta::default(),
         };
-        let custom = CustomResource { schema: schema.clone(), printer, scale, meta: Arc::new(meta) };
+        let custom = CustomResource {
+            schema: schema.clone(),
+            printer,
+            scale,
+            meta: Arc::new(meta),
+        };
         let mut info = ResourceInfo {
             group: group.to_string(),
             version: version.to_string(),
@@ -154,21 +173,36 @@ pub fn sync_registry(server: &ApiServer) {
 
 /// Validates a CRD on create/update and fills in what the server sets (finalizer, status).
 pub fn admit(crd: &mut Value, reg: &Registry) -> ApiResult<()> {
-    let name = crd.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or_default().to_string();
+    let name = crd
+        .pointer("/metadata/name")
+        .and_then(|n| n.as_str())
+        .unwrap_or_default()
+        .to_string();
     let mut causes: Vec<Cause> = Vec::new();
     let spec = crd.get("spec").cloned().unwrap_or(json!({}));
     let group = spec["group"].as_str().unwrap_or_default();
-    let plural = spec.pointer("/names/plural").and_then(|p| p.as_str()).unwrap_or_default();
+    let plural = spec
+        .pointer("/names/plural")
+        .and_then(|p| p.as_str())
+        .unwrap_or_default();
     let kind = spec.pointer("/names/kind").and_then(|p| p.as_str()).unwrap_or_default();
     if group.is_empty() {
         causes.push(cause("FieldValueRequired", "spec.group", "Required value"));
     } else if !group.contains('.') {
-        causes.push(cause("FieldValueInvalid", "spec.group", format!("Invalid value: {group:?}: should be a domain with at least one dot")));
+        causes.push(cause(
+            "FieldValueInvalid",
+            "spec.group",
+            format!("Invalid value: {group:?}: should be a domain with at least one dot"),
+        ));
     }
     if plural.is_empty() {
         causes.push(cause("FieldValueRequired", "spec.names.plural", "Required value"));
     } else if plural != plural.to_ascii_lowercase() {
-        causes.push(cause("FieldValueInvalid", "spec.names.plural", format!("Invalid value: {plural:?}: must be lowercase")));
+        causes.push(cause(
+            "FieldValueInvalid",
+            "spec.names.plural",
+            format!("Invalid value: {plural:?}: must be lowercase"),
+        ));
     }
     if kind.is_empty() {
         causes.push(cause("FieldValueRequired", "spec.names.kind", "Required value"));
@@ -184,19 +218,32 @@ pub fn admit(crd: &mut Value, reg: &Registry) -> ApiResult<()> {
         causes.push(cause(
             "FieldValueNotSupported",
             "spec.scope",
-            format!("Unsupported value: {}: supported values: \"Cluster\", \"Namespaced\"", spec["scope"]),
+            format!(
+                "Unsupported value: {}: supported values: \"Cluster\", \"Namespaced\"",
+                spec["scope"]
+            ),
         ));
     }
     let versions = spec["versions"].as_array().cloned().unwrap_or_default();
     if versions.is_empty() {
-        causes.push(cause("FieldValueRequired", "spec.versions", "Required value: must have exactly one version marked as storage version"));
+        causes.push(cause(
+            "FieldValueRequired",
+            "spec.versions",
+            "Required value: must have exactly one version marked as storage version",
+        ));
     }
-    let storage: Vec<&Value> = versions.iter().filter(|v| v["storage"].as_bool() == Some(true)).collect();
+    let storage: Vec<&Value> = versions
+        .iter()
+        .filter(|v| v["storage"].as_bool() == Some(true))
+        .collect();
     if !versions.is_empty() && storage.len() != 1 {
         causes.push(cause(
             "FieldValueInvalid",
             "spec.versions",
-            format!("Invalid value: {:?}: must have exactly one version marked as storage version", storage.len()),
+            format!(
+                "Invalid value: {:?}: must have exactly one version marked as storage version",
+                storage.len()
+            ),
         ));
     }
     for (i, v) in versions.iter().enumerate() {
@@ -211,13 +258,22 @@ pub fn admit(crd: &mut Value, reg: &Registry) -> ApiResult<()> {
     if causes.is_empty() {
         for info in reg.all() {
             if info.group == group && info.plural == plural && info.custom.is_none() {
-                causes.push(cause("FieldValueInvalid", "spec.names.plural", format!("Invalid value: {plural:?}: is served by a built-in kind")));
+                causes.push(cause(
+                    "FieldValueInvalid",
+                    "spec.names.plural",
+                    format!("Invalid value: {plural:?}: is served by a built-in kind"),
+                ));
                 break;
             }
         }
     }
     if !causes.is_empty() {
-        return Err(ApiError::invalid("apiextensions.k8s.io", "CustomResourceDefinition", &name, causes));
+        return Err(ApiError::invalid(
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition",
+            &name,
+            causes,
+        ));
     }
     let meta = crate::objects::meta_mut(crd)?;
     let finalizers = meta.entry("finalizers").or_insert_with(|| json!([]));
@@ -227,7 +283,10 @@ pub fn admit(crd: &mut Value, reg: &Registry) -> ApiResult<()> {
         a.push(json!(CLEANUP_FINALIZER));
     }
     let now = crate::objects::now_rfc3339();
-    let stored: Vec<String> = storage.iter().filter_map(|v| v["name"].as_str().map(str::to_string)).collect();
+    let stored: Vec<String> = storage
+        .iter()
+        .filter_map(|v| v["name"].as_str().map(str::to_string))
+        .collect();
     let previous_stored = strs(crd.pointer("/status/storedVersions"));
     let mut stored_versions = previous_stored;
     for s in stored {
@@ -279,7 +338,9 @@ impl CrdController {
     }
 
     async fn reconcile(&self) {
-        let Ok(page) = self.server.cache.list(CRD_PREFIX, None, None, None, None, &|_| true) else { return };
+        let Ok(page) = self.server.cache.list(CRD_PREFIX, None, None, None, None, &|_| true) else {
+            return;
+        };
         for o in page.items {
             let crd = o.value();
             if is_active(&crd) {
@@ -287,7 +348,12 @@ impl CrdController {
             }
             let Some(info) = resources_of_any(&crd) else { continue };
             let prefix = info.key_prefix();
-            let remaining = self.server.cache.list(&prefix, None, None, None, None, &|_| true).map(|p| p.items).unwrap_or_default();
+            let remaining = self
+                .server
+                .cache
+                .list(&prefix, None, None, None, None, &|_| true)
+                .map(|p| p.items)
+                .unwrap_or_default();
             for cr in &remaining {
                 let ns = Some(cr.namespace.as_str()).filter(|n| !n.is_empty());
                 let _ = delete_object(&self.server, &info, ns, &cr.name, &DeleteOptions::default()).await;
@@ -295,16 +361,28 @@ impl CrdController {
             if !remaining.is_empty() {
                 continue;
             }
-            let Some(crd_info) = self.server.registry().get("apiextensions.k8s.io", "v1", "customresourcedefinitions") else {
+            let Some(crd_info) = self
+                .server
+                .registry()
+                .get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+            else {
                 continue;
             };
-            let _ = update_with(&self.server, &crd_info, CRD_PREFIX, &o.name, &o.name, false, |old, _| {
-                let mut new = old.clone();
-                if let Some(a) = new.pointer_mut("/metadata/finalizers").and_then(|f| f.as_array_mut()) {
-                    a.retain(|f| f != CLEANUP_FINALIZER);
-                }
-                Ok(Change::Write(new))
-            })
+            let _ = update_with(
+                &self.server,
+                &crd_info,
+                CRD_PREFIX,
+                &o.name,
+                &o.name,
+                false,
+                |old, _| {
+                    let mut new = old.clone();
+                    if let Some(a) = new.pointer_mut("/metadata/finalizers").and_then(|f| f.as_array_mut()) {
+                        a.retain(|f| f != CLEANUP_FINALIZER);
+                    }
+                    Ok(Change::Write(new))
+                },
+            )
             .await;
             sync_registry(&self.server);
         }
@@ -364,10 +442,19 @@ mod tests {
         let infos = resources_of(&widget_crd());
         assert_eq!(infos.len(), 1);
         let w = &infos[0];
-        assert_eq!((w.group.as_str(), w.plural.as_str(), w.kind.as_str()), ("example.com", "widgets", "Widget"));
+        assert_eq!(
+            (w.group.as_str(), w.plural.as_str(), w.kind.as_str()),
+            ("example.com", "widgets", "Widget")
+        );
         assert!(w.has_status() && w.has_scale());
         assert_eq!(w.short_names, vec!["wd"]);
-        assert_eq!(w.custom.as_ref().and_then(|c| c.scale.as_ref()).map(|s| s.spec_replicas.clone()), Some(".spec.size".into()));
+        assert_eq!(
+            w.custom
+                .as_ref()
+                .and_then(|c| c.scale.as_ref())
+                .map(|s| s.spec_replicas.clone()),
+            Some(".spec.size".into())
+        );
     }
 
     #[test]

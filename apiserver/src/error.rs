@@ -128,7 +128,11 @@ impl ApiError {
             format!("[{}]", list.join(", "))
         };
         // kube qualifies the kind with its group: `Deployment.apps "d" is invalid`.
-        let qualified = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         let mut e = Self::new(422, "Invalid", format!("{qualified} \"{name}\" is invalid: {joined}"));
         if !name.is_empty() {
             e.details.name = Some(name.to_string());

@@ -50,7 +50,10 @@ fn blocks_owner(dependent: &Value, owner_uid: &str) -> bool {
     dependent
         .pointer("/metadata/ownerReferences")
         .and_then(|o| o.as_array())
-        .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid && r["blockOwnerDeletion"] == true))
+        .is_some_and(|refs| {
+            refs.iter()
+                .any(|r| r["uid"] == owner_uid && r["blockOwnerDeletion"] == true)
+        })
 }
 
 impl Index {
@@ -203,7 +206,9 @@ impl GarbageCollector {
             for d in &dependents {
                 let Some(dv) = self.get(d) else { continue };
                 // A dependent that keeps another live owner only loses this reference.
-                let others_alive = owner_uids(&dv).iter().any(|u| u != owner_uid && self.index.by_uid.contains_key(u));
+                let others_alive = owner_uids(&dv)
+                    .iter()
+                    .any(|u| u != owner_uid && self.index.by_uid.contains_key(u));
                 if others_alive {
                     self.drop_owner_ref(d, owner_uid).await;
                     continue;
@@ -213,7 +218,10 @@ impl GarbageCollector {
                     blocking += 1;
                 }
                 if dv.pointer("/metadata/deletionTimestamp").is_none() {
-                    let opts = DeleteOptions { propagation: Some("Foreground".into()), ..Default::default() };
+                    let opts = DeleteOptions {
+                        propagation: Some("Foreground".into()),
+                        ..Default::default()
+                    };
                     self.delete(d, &opts).await;
                 }
             }

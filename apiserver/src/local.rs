@@ -97,7 +97,10 @@ impl LocalClient {
     }
 
     fn info(&self, r: Gvr<'_>) -> ApiResult<Arc<ResourceInfo>> {
-        self.server.registry().get(r.group, r.version, r.plural).ok_or_else(ApiError::path_not_found)
+        self.server
+            .registry()
+            .get(r.group, r.version, r.plural)
+            .ok_or_else(ApiError::path_not_found)
     }
 }
 
@@ -114,7 +117,9 @@ impl ObjectStore for LocalClient {
         let mut out = Vec::new();
         for g in reg.groups() {
             // The preferred version only: every version shares one storage prefix.
-            let Some(v) = reg.versions(g).into_iter().next() else { continue };
+            let Some(v) = reg.versions(g).into_iter().next() else {
+                continue;
+            };
             for r in reg.resources(g, &v) {
                 out.push(ResourceDesc {
                     group: r.group.clone(),
@@ -140,7 +145,10 @@ impl ObjectStore for LocalClient {
 
     fn get(&self, r: Gvr<'_>, namespace: Option<&str>, name: &str) -> Option<Value> {
         let info = self.info(r).ok()?;
-        self.server.cache.get(&info.key_prefix(), &suffix(&info, namespace, name)).map(|o| o.value())
+        self.server
+            .cache
+            .get(&info.key_prefix(), &suffix(&info, namespace, name))
+            .map(|o| o.value())
     }
 
     fn create<'a>(&'a self, r: Gvr<'a>, obj: Value, manager: &'a str) -> BoxFuture<'a, ApiResult<Value>> {
@@ -161,7 +169,13 @@ impl ObjectStore for LocalClient {
             if info.namespaced {
                 let ns = namespace.clone().unwrap_or_else(|| "default".into());
                 if self.server.cache.get("/registry/core/namespaces/", &ns).is_none() {
-                    return Err(ApiError::not_found(crate::error::GroupResource { group: "", resource: "namespaces" }, &ns));
+                    return Err(ApiError::not_found(
+                        crate::error::GroupResource {
+                            group: "",
+                            resource: "namespaces",
+                        },
+                        &ns,
+                    ));
                 }
                 objects::meta_mut(&mut obj)?.insert("namespace".into(), json!(ns));
             }
@@ -182,14 +196,21 @@ impl ObjectStore for LocalClient {
     ) -> BoxFuture<'a, ApiResult<Value>> {
         Box::pin(async move {
             let info = self.info(r)?;
-            let (v, _) =
-                handlers::update_with(&self.server, &info, &info.key_prefix(), &suffix(&info, namespace, name), name, false, |old, _| {
+            let (v, _) = handlers::update_with(
+                &self.server,
+                &info,
+                &info.key_prefix(),
+                &suffix(&info, namespace, name),
+                name,
+                false,
+                |old, _| {
                     Ok(match f(old) {
                         Some(new) => Change::Write(new),
                         None => Change::Unchanged,
                     })
-                })
-                .await?;
+                },
+            )
+            .await?;
             Ok(v)
         })
     }
@@ -197,7 +218,9 @@ impl ObjectStore for LocalClient {
     fn delete<'a>(&'a self, r: Gvr<'a>, namespace: Option<&'a str>, name: &'a str) -> BoxFuture<'a, ApiResult<()>> {
         Box::pin(async move {
             let info = self.info(r)?;
-            handlers::delete_object(&self.server, &info, namespace, name, &DeleteOptions::default()).await.map(|_| ())
+            handlers::delete_object(&self.server, &info, namespace, name, &DeleteOptions::default())
+                .await
+                .map(|_| ())
         })
     }
 

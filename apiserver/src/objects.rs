@@ -225,7 +225,11 @@ fn validate_spec(info: &ResourceInfo, obj: &Value) -> Vec<Cause> {
     let mut causes = Vec::new();
     match (info.group.as_str(), info.plural.as_str()) {
         ("", "configmaps" | "secrets") if data_size(obj) > MAX_DATA_BYTES => {
-            causes.push(cause("FieldValueTooLong", "", format!("Too long: may not be more than {MAX_DATA_BYTES} bytes")));
+            causes.push(cause(
+                "FieldValueTooLong",
+                "",
+                format!("Too long: may not be more than {MAX_DATA_BYTES} bytes"),
+            ));
         }
         ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") => {
             workload_causes(obj, "/spec/template", &mut causes);
@@ -233,7 +237,11 @@ fn validate_spec(info: &ResourceInfo, obj: &Value) -> Vec<Cause> {
         ("batch", "jobs") => {
             let tpl = obj.pointer("/spec/template/spec/containers").and_then(|c| c.as_array());
             if tpl.is_none_or(|c| c.is_empty()) {
-                causes.push(cause("FieldValueRequired", "spec.template.spec.containers", "Required value"));
+                causes.push(cause(
+                    "FieldValueRequired",
+                    "spec.template.spec.containers",
+                    "Required value",
+                ));
             }
         }
         _ => {}
@@ -245,30 +253,49 @@ fn validate_spec(info: &ResourceInfo, obj: &Value) -> Vec<Cause> {
 fn workload_causes(obj: &Value, template: &str, causes: &mut Vec<Cause>) {
     let selector = obj.pointer("/spec/selector");
     let match_labels = selector.and_then(|s| s.get("matchLabels")).and_then(|m| m.as_object());
-    let has_exprs = selector.and_then(|s| s.get("matchExpressions")).and_then(|m| m.as_array()).is_some_and(|a| !a.is_empty());
+    let has_exprs = selector
+        .and_then(|s| s.get("matchExpressions"))
+        .and_then(|m| m.as_array())
+        .is_some_and(|a| !a.is_empty());
     if match_labels.is_none_or(|m| m.is_empty()) && !has_exprs {
         causes.push(cause("FieldValueRequired", "spec.selector", "Required value"));
     } else if let Some(ml) = match_labels {
-        let labels = obj.pointer(&format!("{template}/metadata/labels")).and_then(|l| l.as_object());
+        let labels = obj
+            .pointer(&format!("{template}/metadata/labels"))
+            .and_then(|l| l.as_object());
         let matches = ml.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v));
         if !matches {
             causes.push(cause(
                 "FieldValueInvalid",
                 "spec.template.metadata.labels",
-                format!("Invalid value: {}: `selector` does not match template `labels`", go_map(labels)),
+                format!(
+                    "Invalid value: {}: `selector` does not match template `labels`",
+                    go_map(labels)
+                ),
             ));
         }
     }
-    let containers = obj.pointer(&format!("{template}/spec/containers")).and_then(|c| c.as_array());
+    let containers = obj
+        .pointer(&format!("{template}/spec/containers"))
+        .and_then(|c| c.as_array());
     if containers.is_none_or(|c| c.is_empty()) {
-        causes.push(cause("FieldValueRequired", "spec.template.spec.containers", "Required value"));
+        causes.push(cause(
+            "FieldValueRequired",
+            "spec.template.spec.containers",
+            "Required value",
+        ));
     }
 }
 
 /// A string map as Go prints it (`map[a:b c:d]`).
 fn go_map(m: Option<&Map<String, Value>>) -> String {
-    let mut items: Vec<String> =
-        m.map(|m| m.iter().map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or(""))).collect()).unwrap_or_default();
+    let mut items: Vec<String> = m
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
     items.sort();
     format!("map[{}]", items.join(" "))
 }
@@ -276,20 +303,33 @@ fn go_map(m: Option<&Map<String, Value>>) -> String {
 /// Pod template defaults kube-apiserver fills in (what `kubectl get -o yaml` shows back,
 /// and what member clusters would add: propagation compares against these).
 fn default_pod_spec(obj: &mut Value, pointer: &str) {
-    let Some(spec) = obj.pointer_mut(pointer).and_then(|s| s.as_object_mut()) else { return };
+    let Some(spec) = obj.pointer_mut(pointer).and_then(|s| s.as_object_mut()) else {
+        return;
+    };
     spec.entry("restartPolicy").or_insert(json!("Always"));
     spec.entry("terminationGracePeriodSeconds").or_insert(json!(30));
     spec.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
     spec.entry("securityContext").or_insert(json!({}));
     spec.entry("schedulerName").or_insert(json!("default-scheduler"));
     for list in ["initContainers", "containers"] {
-        let Some(containers) = spec.get_mut(list).and_then(|c| c.as_array_mut()) else { continue };
+        let Some(containers) = spec.get_mut(list).and_then(|c| c.as_array_mut()) else {
+            continue;
+        };
         for c in containers.iter_mut().filter_map(|c| c.as_object_mut()) {
             let image = c.get("image").and_then(|i| i.as_str()).unwrap_or("").to_string();
-            let tag = image.rsplit('/').next().and_then(|last| last.split_once(':')).map(|(_, t)| t.to_string());
-            let policy = if image.contains('@') || tag.as_deref().is_some_and(|t| t != "latest") { "IfNotPresent" } else { "Always" };
+            let tag = image
+                .rsplit('/')
+                .next()
+                .and_then(|last| last.split_once(':'))
+                .map(|(_, t)| t.to_string());
+            let policy = if image.contains('@') || tag.as_deref().is_some_and(|t| t != "latest") {
+                "IfNotPresent"
+            } else {
+                "Always"
+            };
             c.entry("imagePullPolicy").or_insert(json!(policy));
-            c.entry("terminationMessagePath").or_insert(json!("/dev/termination-log"));
+            c.entry("terminationMessagePath")
+                .or_insert(json!("/dev/termination-log"));
             c.entry("terminationMessagePolicy").or_insert(json!("File"));
             c.entry("resources").or_insert(json!({}));
             if let Some(ports) = c.get_mut("ports").and_then(|p| p.as_array_mut()) {
@@ -334,7 +374,8 @@ pub fn apply_defaults(info: &ResourceInfo, obj: &mut Value) {
             spec.entry("replicas").or_insert(json!(1));
             spec.entry("revisionHistoryLimit").or_insert(json!(10));
             spec.entry("podManagementPolicy").or_insert(json!("OrderedReady"));
-            spec.entry("updateStrategy").or_insert(json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+            spec.entry("updateStrategy")
+                .or_insert(json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
             spec.entry("persistentVolumeClaimRetentionPolicy")
                 .or_insert(json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
         }

@@ -196,8 +196,10 @@ pub enum ServerMode {
 }
 
 /// The federation's own kinds, defined as CRD manifests in `manifests/crds/`.
-const FEDERATION_CRDS: &[&str] =
-    &[include_str!("../../manifests/crds/clusters.yaml"), include_str!("../../manifests/crds/policies.yaml")];
+const FEDERATION_CRDS: &[&str] = &[
+    include_str!("../../manifests/crds/clusters.yaml"),
+    include_str!("../../manifests/crds/policies.yaml"),
+];
 
 impl Registry {
     /// The kinds a server in `mode` serves before any user CRD.
@@ -211,7 +213,9 @@ impl Registry {
             ServerMode::Federation => {
                 for manifest in FEDERATION_CRDS {
                     for doc in manifest.split("\n---\n") {
-                        let Ok(crd) = serde_saphyr::from_str::<Value>(doc) else { continue };
+                        let Ok(crd) = serde_saphyr::from_str::<Value>(doc) else {
+                            continue;
+                        };
                         for info in crate::crd::resources_of(&crd) {
                             r.insert(info);
                         }
@@ -393,11 +397,22 @@ mod tests {
     #[test]
     fn modes_add_their_own_kinds() {
         let fed = Registry::for_mode(ServerMode::Federation);
-        let cl = fed.get("cluster.ubernetes.io", "v1alpha1", "clusters").expect("clusters served by the federation");
+        let cl = fed
+            .get("cluster.ubernetes.io", "v1alpha1", "clusters")
+            .expect("clusters served by the federation");
         assert!(!cl.namespaced);
         assert!(fed.get("", "v1", "pods").is_none());
-        for plural in ["propagationpolicies", "clusterpropagationpolicies", "overridepolicies", "clusteroverridepolicies", "placements"] {
-            assert!(fed.get("policy.ubernetes.io", "v1alpha1", plural).is_some(), "{plural} served");
+        for plural in [
+            "propagationpolicies",
+            "clusterpropagationpolicies",
+            "overridepolicies",
+            "clusteroverridepolicies",
+            "placements",
+        ] {
+            assert!(
+                fed.get("policy.ubernetes.io", "v1alpha1", plural).is_some(),
+                "{plural} served"
+            );
         }
         let member = Registry::for_mode(ServerMode::Member);
         assert!(member.get("", "v1", "pods").is_some());

@@ -88,7 +88,13 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     pki.write_admin_kubeconfig(&kubeconfig, &url, &cfg.cluster_name)?;
     let tls = tokio_rustls::TlsAcceptor::from(pki.server_config()?);
     let token = server.settings.admin_token.clone();
-    tokio::spawn(accept_loop(listener, tls, Backends::One(server.clone()), token, server.settings.max_inflight));
+    tokio::spawn(accept_loop(
+        listener,
+        tls,
+        Backends::One(server.clone()),
+        token,
+        server.settings.max_inflight,
+    ));
     Ok(Running {
         server,
         addr,
@@ -153,7 +159,13 @@ fn route_prefixed(
     Some((server, req))
 }
 
-async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, backends: Backends, token: String, max_inflight: usize) {
+async fn accept_loop(
+    listener: TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    backends: Backends,
+    token: String,
+    max_inflight: usize,
+) {
     // One limit shared by every connection, like kube-apiserver's --max-requests-inflight.
     let limit = crate::http::limit::InflightLimitLayer::new(max_inflight);
     loop {
@@ -179,10 +191,13 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, back
                 }
                 Err(_) => return,
             };
-            let svc = ServiceBuilder::new().layer(limit).layer(AuthLayer::new(&token)).service_fn(move |req| {
-                let backends = backends.clone();
-                async move { Ok::<_, std::convert::Infallible>(backends.handle(req).await) }
-            });
+            let svc = ServiceBuilder::new()
+                .layer(limit)
+                .layer(AuthLayer::new(&token))
+                .service_fn(move |req| {
+                    let backends = backends.clone();
+                    async move { Ok::<_, std::convert::Infallible>(backends.handle(req).await) }
+                });
             let svc = hyper_util::service::TowerToHyperService::new(svc);
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder.http2().max_concurrent_streams(1000);
@@ -221,6 +236,8 @@ pub async fn start_virtual(cfg: ServeConfig, names: Vec<String>) -> Result<Virtu
         let store: Arc<dyn Store> = crate::storage::memory::MemoryStore::new(10_000);
         let server = ApiServer::new(store, settings).await?;
         crate::namespaces::ensure_system_namespaces(&server).await;
+        // Serve the member kinds (pods, nodes): `ApiServer::new` starts with the built-ins only.
+        crate::crd::sync_registry(&server);
         tokio::spawn(crate::namespaces::NamespaceController::new(server.clone()).run());
         tokio::spawn(crate::gc::GarbageCollector::new(server.clone()).run());
         let kubeconfig = cfg.data_dir.join("virtual").join(format!("{name}.kubeconfig"));
@@ -231,6 +248,12 @@ pub async fn start_virtual(cfg: ServeConfig, names: Vec<String>) -> Result<Virtu
     }
     let tls = tokio_rustls::TlsAcceptor::from(pki.server_config()?);
     let max_inflight = Settings::default().max_inflight * 4;
-    tokio::spawn(accept_loop(listener, tls, Backends::Prefixed(Arc::new(map)), pki.admin_token.clone(), max_inflight));
+    tokio::spawn(accept_loop(
+        listener,
+        tls,
+        Backends::Prefixed(Arc::new(map)),
+        pki.admin_token.clone(),
+        max_inflight,
+    ));
     Ok(VirtualMembers { members, addr })
 }

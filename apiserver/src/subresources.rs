@@ -60,9 +60,18 @@ fn scale_map(info: &crate::registry::ResourceInfo) -> ScaleMap {
             spec: crate::crd::json_pointer(&p.spec_replicas),
             status: crate::crd::json_pointer(&p.status_replicas),
             // Without labelSelectorPath a custom resource's Scale has no selector.
-            selector: Some(p.label_selector.as_deref().map(crate::crd::json_pointer).unwrap_or_default()),
+            selector: Some(
+                p.label_selector
+                    .as_deref()
+                    .map(crate::crd::json_pointer)
+                    .unwrap_or_default(),
+            ),
         },
-        None => ScaleMap { spec: "/spec/replicas".into(), status: "/status/replicas".into(), selector: None },
+        None => ScaleMap {
+            spec: "/spec/replicas".into(),
+            status: "/status/replicas".into(),
+            selector: None,
+        },
     }
 }
 

@@ -18,7 +18,10 @@ fn apply_error(info: &ResourceInfo, name: &str, e: ApplyError) -> ApiError {
             err.message = message;
             // kube's apply conflict carries only the causes in its details.
             err.details = Box::default();
-            err.details.causes = causes.into_iter().map(|(m, f)| cause("FieldManagerConflict", &f, m)).collect();
+            err.details.causes = causes
+                .into_iter()
+                .map(|(m, f)| cause("FieldManagerConflict", &f, m))
+                .collect();
             err
         }
         ApplyError::BadRequest(m) => ApiError::bad_request(m),
@@ -36,17 +39,28 @@ fn apply_error(info: &ResourceInfo, name: &str, e: ApplyError) -> ApiError {
 /// unless `force=true`.
 pub async fn server_side_apply(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
     let name = ctx.path.name.clone().ok_or_else(ApiError::path_not_found)?;
-    let manager = ctx.query.field_manager.clone().filter(|m| !m.is_empty()).ok_or_else(|| {
-        ApiError::invalid(
-            "meta.k8s.io",
-            "PatchOptions",
-            "",
-            vec![cause("FieldValueRequired", "fieldManager", "Required value: is required for apply patch")],
-        )
-    })?;
+    let manager = ctx
+        .query
+        .field_manager
+        .clone()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "meta.k8s.io",
+                "PatchOptions",
+                "",
+                vec![cause(
+                    "FieldValueRequired",
+                    "fieldManager",
+                    "Required value: is required for apply patch",
+                )],
+            )
+        })?;
     let applied = super::yaml_to_json(body)?;
     if !applied.is_object() {
-        return Err(ApiError::bad_request("error decoding YAML: the apply configuration must be an object"));
+        return Err(ApiError::bad_request(
+            "error decoding YAML: the apply configuration must be an object",
+        ));
     }
     match objects::meta_str(&applied, "name") {
         Some(n) if n != name => {
@@ -67,7 +81,9 @@ pub async fn server_side_apply(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response
 
     let exists = ctx.server.cache.get(&info.key_prefix(), &suffix(ctx, &name)).is_some();
     if !exists {
-        let merged = fm.apply(None, &applied, &manager, force, &now).map_err(|e| apply_error(&info, &name, e))?;
+        let merged = fm
+            .apply(None, &applied, &manager, force, &now)
+            .map_err(|e| apply_error(&info, &name, e))?;
         let (mut obj, warnings) = normalize(&info, merged, validation.as_deref())?;
         objects::meta_mut(&mut obj)?.insert("name".into(), json!(name));
         let causes = objects::validate_meta(&info, &obj, false);
@@ -77,25 +93,47 @@ pub async fn server_side_apply(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response
         set_namespace(ctx, &mut obj)?;
         prepare_create(&info, &mut obj)?;
         admit(ctx.server, &info, &mut obj)?;
-        let created =
-            put(ctx.server, &info, info.key(ctx.path.namespace.as_deref(), &name), &name, obj, Precondition::MustNotExist, ctx.query.dry_run)
-                .await;
+        let created = put(
+            ctx.server,
+            &info,
+            info.key(ctx.path.namespace.as_deref(), &name),
+            &name,
+            obj,
+            Precondition::MustNotExist,
+            ctx.query.dry_run,
+        )
+        .await;
         match created {
-            Ok(v) => return Ok(response::with_warnings(response::json(StatusCode::CREATED, &v), &warnings)),
+            Ok(v) => {
+                return Ok(response::with_warnings(
+                    response::json(StatusCode::CREATED, &v),
+                    &warnings,
+                ));
+            }
             // Created concurrently: apply onto it below.
             Err(e) if e.code == 409 => {}
             Err(e) => return Err(e),
         }
     }
     let mut warnings = Vec::new();
-    let (v, _) = update_with(ctx.server, &info, &info.key_prefix(), &suffix(ctx, &name), &name, ctx.query.dry_run, |old, _| {
-        let merged = fm.apply(Some(old), &applied, &manager, force, &now).map_err(|e| apply_error(&info, &name, e))?;
-        let (mut new, w) = normalize(&info, merged, validation.as_deref())?;
-        warnings = w;
-        super::handlers::prepare_update_pub(&info, old, &mut new, status_only)?;
-        admit(ctx.server, &info, &mut new)?;
-        Ok(Change::Write(new))
-    })
+    let (v, _) = update_with(
+        ctx.server,
+        &info,
+        &info.key_prefix(),
+        &suffix(ctx, &name),
+        &name,
+        ctx.query.dry_run,
+        |old, _| {
+            let merged = fm
+                .apply(Some(old), &applied, &manager, force, &now)
+                .map_err(|e| apply_error(&info, &name, e))?;
+            let (mut new, w) = normalize(&info, merged, validation.as_deref())?;
+            warnings = w;
+            super::handlers::prepare_update_pub(&info, old, &mut new, status_only)?;
+            admit(ctx.server, &info, &mut new)?;
+            Ok(Change::Write(new))
+        },
+    )
     .await?;
     Ok(response::with_warnings(response::json(StatusCode::OK, &v), &warnings))
 }
@@ -113,7 +151,13 @@ fn set_namespace(ctx: &Ctx<'_>, obj: &mut Value) -> ApiResult<()> {
     }
     let ns = ctx.path.namespace.clone().unwrap_or_default();
     if ctx.server.cache.get("/registry/core/namespaces/", &ns).is_none() {
-        return Err(ApiError::not_found(crate::error::GroupResource { group: "", resource: "namespaces" }, &ns));
+        return Err(ApiError::not_found(
+            crate::error::GroupResource {
+                group: "",
+                resource: "namespaces",
+            },
+            &ns,
+        ));
     }
     objects::meta_mut(obj)?.insert("namespace".into(), json!(ns));
     Ok(())

@@ -148,7 +148,11 @@ pub fn decode_body(info: &ResourceInfo, body: &[u8]) -> ApiResult<Value> {
             info.kind,
             api_version.rsplit('/').next().unwrap_or(""),
             // kube names its internal version of a group by the group's first label.
-            if info.group.is_empty() { "core" } else { info.group.split('.').next().unwrap_or("") },
+            if info.group.is_empty() {
+                "core"
+            } else {
+                info.group.split('.').next().unwrap_or("")
+            },
             info.kind
         )));
     }
@@ -171,9 +175,14 @@ pub fn normalize(info: &ResourceInfo, v: Value, validation: Option<&str>) -> Api
     if let Some(custom) = &info.custom {
         return normalize_custom(info, custom, v, validation);
     }
-    let Some(check) = info.typed_check else { return Ok((v, Vec::new())) };
+    let Some(check) = info.typed_check else {
+        return Ok((v, Vec::new()));
+    };
     let typed = check(&v).map_err(|e| {
-        ApiError::bad_request(format!("{} in version {:?} cannot be handled as a {}: {e}", info.kind, info.version, info.kind))
+        ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: {e}",
+            info.kind, info.version, info.kind
+        ))
     })?;
     let mut unknown = Vec::new();
     unknown_fields(&v, &typed, "", &mut unknown);
@@ -203,14 +212,19 @@ fn normalize_custom(
     mut v: Value,
     validation: Option<&str>,
 ) -> ApiResult<(Value, Vec<String>)> {
-    let Some(schema) = &custom.schema else { return Ok((v, Vec::new())) };
+    let Some(schema) = &custom.schema else {
+        return Ok((v, Vec::new()));
+    };
     let pruned = crate::crd_schema::prune(&mut v, schema);
     let warnings = report_unknown(info, pruned, validation)?;
     crate::crd_schema::apply_defaults(&mut v, schema);
     let errors = crate::crd_schema::validate(&v, schema);
     if !errors.is_empty() {
         let name = objects::meta_str(&v, "name").unwrap_or("").to_string();
-        let causes = errors.into_iter().map(|e| cause(e.reason, &e.field, e.message)).collect();
+        let causes = errors
+            .into_iter()
+            .map(|e| cause(e.reason, &e.field, e.message))
+            .collect();
         return Err(ApiError::invalid(&info.group, &info.kind, &name, causes));
     }
     Ok((v, warnings))
@@ -220,12 +234,19 @@ fn normalize_custom(
 pub fn merge_schema(info: &ResourceInfo) -> (&crate::patch::schema::SchemaMeta, String) {
     match &info.custom {
         Some(c) => {
-            let root = c.meta.root(&info.group, &info.version, &info.kind).unwrap_or_default().to_string();
+            let root = c
+                .meta
+                .root(&info.group, &info.version, &info.kind)
+                .unwrap_or_default()
+                .to_string();
             (&c.meta, root)
         }
         None => {
             let meta = crate::patch::schema::SchemaMeta::builtin();
-            let root = meta.root(&info.group, &info.version, &info.kind).unwrap_or(&info.kind).to_string();
+            let root = meta
+                .root(&info.group, &info.version, &info.kind)
+                .unwrap_or(&info.kind)
+                .to_string();
             (meta, root)
         }
     }
@@ -247,11 +268,21 @@ pub fn manager_name(query: &Query, user_agent: &str) -> String {
         return m.to_string();
     }
     let prog = user_agent.split('/').next().unwrap_or("").trim();
-    if prog.is_empty() { "unknown".to_string() } else { prog.to_string() }
+    if prog.is_empty() {
+        "unknown".to_string()
+    } else {
+        prog.to_string()
+    }
 }
 
 /// Records an Update operation in `new.metadata.managedFields`.
-pub fn record_update(info: &ResourceInfo, old: Option<&Value>, new: Value, manager: &str, subresource: Option<&str>) -> Value {
+pub fn record_update(
+    info: &ResourceInfo,
+    old: Option<&Value>,
+    new: Value,
+    manager: &str,
+    subresource: Option<&str>,
+) -> Value {
     let (meta, root) = merge_schema(info);
     let api_version = info.api_version();
     crate::patch::apply::FieldManager::new(meta, &root, &api_version)
@@ -870,7 +901,11 @@ pub async fn update(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
             &ctx.info.group,
             &ctx.info.kind,
             &name,
-            vec![cause("FieldValueInvalid", "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")],
+            vec![cause(
+                "FieldValueInvalid",
+                "metadata.resourceVersion",
+                "Invalid value: 0x0: must be specified for an update",
+            )],
         ));
     }
     let info = ctx.info.clone();
@@ -892,7 +927,13 @@ pub async fn update(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
             let mut new = obj.clone();
             prepare_update(&info, old, &mut new, status_only)?;
             admit(ctx.server, &info, &mut new)?;
-            Ok(Change::Write(record_update(&info, Some(old), new, &manager, sub.as_deref())))
+            Ok(Change::Write(record_update(
+                &info,
+                Some(old),
+                new,
+                &manager,
+                sub.as_deref(),
+            )))
         },
     )
     .await?;
@@ -1029,7 +1070,13 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
             }
             prepare_update(&info, old, &mut new, status_only)?;
             admit(ctx.server, &info, &mut new)?;
-            Ok(Change::Write(record_update(&info, Some(old), new, &manager, sub.as_deref())))
+            Ok(Change::Write(record_update(
+                &info,
+                Some(old),
+                new,
+                &manager,
+                sub.as_deref(),
+            )))
         },
     )
     .await?;
@@ -1065,7 +1112,11 @@ fn go_unmarshal_error(v: &Value, go_type: &str) -> String {
 /// when they are applied.
 fn check_json_patch_shape(v: &Value) -> Result<(), String> {
     let Some(ops) = v.as_array() else {
-        return if v.is_null() { Ok(()) } else { Err(go_unmarshal_error(v, "[]handlers.jsonPatchOp")) };
+        return if v.is_null() {
+            Ok(())
+        } else {
+            Err(go_unmarshal_error(v, "[]handlers.jsonPatchOp"))
+        };
     };
     for op in ops {
         let Some(o) = op.as_object() else {
@@ -1080,7 +1131,10 @@ fn check_json_patch_shape(v: &Value) -> Result<(), String> {
                 && !f.is_null()
             {
                 let mut m = go_unmarshal_error(f, "string");
-                m = m.replace("Go value of type", &format!("Go struct field jsonPatchOp.{field} of type"));
+                m = m.replace(
+                    "Go value of type",
+                    &format!("Go struct field jsonPatchOp.{field} of type"),
+                );
                 return Err(m);
             }
         }

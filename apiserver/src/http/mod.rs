@@ -122,7 +122,10 @@ async fn dispatch(server: &Arc<ApiServer>, req: Request<Incoming>) -> ApiResult<
                 _ => return Ok(response::page_not_found()),
             };
             if reg.versions(g).iter().any(|x| x == v) {
-                get_only(response::json_bytes(StatusCode::OK, crate::openapi::document_bytes(&reg, g, v)))
+                get_only(response::json_bytes(
+                    StatusCode::OK,
+                    crate::openapi::document_bytes(&reg, g, v),
+                ))
             } else {
                 Ok(response::page_not_found())
             }
@@ -162,7 +165,14 @@ async fn resource(
         .unwrap_or("application/json")
         .to_string();
     let user_agent = header_str(parts, header::USER_AGENT).unwrap_or("").to_string();
-    let ctx = handlers::Ctx { server, info, path, query, output, user_agent };
+    let ctx = handlers::Ctx {
+        server,
+        info,
+        path,
+        query,
+        output,
+        user_agent,
+    };
     let has_name = ctx.path.name.is_some();
     let sub = ctx.path.subresource.clone();
     if matches!(sub.as_deref(), Some("scale") | Some("finalize")) {
@@ -204,7 +214,8 @@ fn body_as_json(content_type: &str, body: &Bytes) -> ApiResult<Bytes> {
             Ok(Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?))
         }
         "application/vnd.kubernetes.protobuf" => {
-            let v = crate::protobuf::decode(body).map_err(|e| ApiError::bad_request(format!("unable to decode protobuf body: {e}")))?;
+            let v = crate::protobuf::decode(body)
+                .map_err(|e| ApiError::bad_request(format!("unable to decode protobuf body: {e}")))?;
             Ok(Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?))
         }
         _ => Err(ApiError::unsupported_media_type(format!(

@@ -28,7 +28,11 @@ pub struct MemoryStore {
 impl MemoryStore {
     /// An empty store keeping the last `log_limit` events.
     pub fn new(log_limit: usize) -> Arc<Self> {
-        Arc::new(Self { state: Mutex::new(State::default()), revision: AtomicU64::new(0), log_limit: log_limit.max(1) })
+        Arc::new(Self {
+            state: Mutex::new(State::default()),
+            revision: AtomicU64::new(0),
+            log_limit: log_limit.max(1),
+        })
     }
 
     fn apply(&self, op: WriteOp) -> Result<Event, StoreError> {
@@ -44,7 +48,10 @@ impl MemoryStore {
             (Precondition::MustNotExist, Some(_)) => return Err(StoreError::AlreadyExists(key)),
             (Precondition::MustExist | Precondition::ModRevision(_), None) => return Err(StoreError::NotFound(key)),
             (Precondition::ModRevision(r), Some(c)) if c.mod_revision != r => {
-                return Err(StoreError::Conflict { key, current: c.mod_revision });
+                return Err(StoreError::Conflict {
+                    key,
+                    current: c.mod_revision,
+                });
             }
             _ => {}
         }
@@ -52,15 +59,33 @@ impl MemoryStore {
         let event = match op {
             WriteOp::Put { key, value, .. } => {
                 let create_revision = current.as_ref().map(|c| c.create_revision).unwrap_or(rev);
-                let kv = KeyValue { key: key.clone(), value, create_revision, mod_revision: rev };
+                let kv = KeyValue {
+                    key: key.clone(),
+                    value,
+                    create_revision,
+                    mod_revision: rev,
+                };
                 st.kv.insert(key, kv.clone());
-                Event { kind: EventKind::Put, kv, prev: current }
+                Event {
+                    kind: EventKind::Put,
+                    kv,
+                    prev: current,
+                }
             }
             WriteOp::Delete { key, .. } => {
-                let Some(prev) = current else { return Err(StoreError::NotFound(key)) };
+                let Some(prev) = current else {
+                    return Err(StoreError::NotFound(key));
+                };
                 st.kv.remove(&key);
-                let kv = KeyValue { mod_revision: rev, ..prev.clone() };
-                Event { kind: EventKind::Delete, kv, prev: Some(prev) }
+                let kv = KeyValue {
+                    mod_revision: rev,
+                    ..prev.clone()
+                };
+                Event {
+                    kind: EventKind::Delete,
+                    kv,
+                    prev: Some(prev),
+                }
             }
         };
         self.revision.store(rev, Ordering::SeqCst);
@@ -86,15 +111,26 @@ impl Store for MemoryStore {
 
     fn snapshot(&self, prefix: &str) -> BoxFuture<'_, Result<Snapshot, StoreError>> {
         let st = self.state.lock();
-        let kvs = st.kv.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v.clone()).collect();
-        let snap = Snapshot { revision: self.revision.load(Ordering::SeqCst), kvs };
+        let kvs = st
+            .kv
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect();
+        let snap = Snapshot {
+            revision: self.revision.load(Ordering::SeqCst),
+            kvs,
+        };
         Box::pin(async move { Ok(snap) })
     }
 
     fn events_since(&self, after: Revision) -> BoxFuture<'_, Result<Vec<Event>, StoreError>> {
         let st = self.state.lock();
         let r = if after < st.compacted {
-            Err(StoreError::Compacted { requested: after, oldest: st.compacted })
+            Err(StoreError::Compacted {
+                requested: after,
+                oldest: st.compacted,
+            })
         } else {
             Ok(st.log.iter().filter(|e| e.revision() > after).cloned().collect())
         };
@@ -130,7 +166,11 @@ mod tests {
     use bytes::Bytes;
 
     fn put(key: &str, p: Precondition) -> WriteOp {
-        WriteOp::Put { key: key.into(), value: Bytes::from_static(b"{}"), precondition: p }
+        WriteOp::Put {
+            key: key.into(),
+            value: Bytes::from_static(b"{}"),
+            precondition: p,
+        }
     }
 
     #[tokio::test]
@@ -138,11 +178,23 @@ mod tests {
         let s = MemoryStore::new(2);
         let a = s.write(put("/a", Precondition::MustNotExist)).await.expect("create");
         assert_eq!(a.revision(), 1);
-        assert_eq!(s.write(put("/a", Precondition::MustNotExist)).await.err(), Some(StoreError::AlreadyExists("/a".into())));
-        assert!(matches!(s.write(put("/a", Precondition::ModRevision(7))).await, Err(StoreError::Conflict { .. })));
+        assert_eq!(
+            s.write(put("/a", Precondition::MustNotExist)).await.err(),
+            Some(StoreError::AlreadyExists("/a".into()))
+        );
+        assert!(matches!(
+            s.write(put("/a", Precondition::ModRevision(7))).await,
+            Err(StoreError::Conflict { .. })
+        ));
         let b = s.write(put("/a", Precondition::ModRevision(1))).await.expect("update");
         assert_eq!((b.kv.create_revision, b.kv.mod_revision), (1, 2));
-        let d = s.write(WriteOp::Delete { key: "/a".into(), precondition: Precondition::None }).await.expect("delete");
+        let d = s
+            .write(WriteOp::Delete {
+                key: "/a".into(),
+                precondition: Precondition::None,
+            })
+            .await
+            .expect("delete");
         assert_eq!(d.kind, EventKind::Delete);
         assert!(matches!(s.events_since(0).await, Err(StoreError::Compacted { .. })));
         assert_eq!(s.events_since(1).await.expect("recent").len(), 2);
