@@ -128,7 +128,7 @@ impl Worker {
         }
         let interval = self.opts.probe_interval;
         let mut next = Instant::now() + initial_delay(&self.name, interval, has_condition);
-        let mut last = Instant::now() - MIN_GAP;
+        let mut last = Instant::now().checked_sub(MIN_GAP).unwrap_or_else(Instant::now);
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
