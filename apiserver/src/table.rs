@@ -48,6 +48,8 @@ pub struct Printer {
 #[derive(Clone, Debug)]
 enum Kind {
     Default,
+    Pod,
+    Node,
     Namespace,
     ConfigMap,
     Secret,
@@ -112,6 +114,8 @@ impl Printer {
             ("storage.k8s.io", "storageclasses") => (&STORAGECLASS_COLUMNS, Kind::StorageClass),
             ("scheduling.k8s.io", "priorityclasses") => (&PRIORITYCLASS_COLUMNS, Kind::PriorityClass),
             ("coordination.k8s.io", "leases") => (&LEASE_COLUMNS, Kind::Lease),
+            ("" | "core", "pods") => (&POD_COLUMNS, Kind::Pod),
+            ("" | "core", "nodes") => (&NODE_COLUMNS, Kind::Node),
             _ => (&DEFAULT_COLUMNS, Kind::Default),
         };
         Printer {
@@ -211,6 +215,8 @@ impl Printer {
             Kind::StorageClass => storageclass_cells(obj, now),
             Kind::PriorityClass => priorityclass_cells(obj, now),
             Kind::Lease => lease_cells(obj, now),
+            Kind::Pod => pod_cells(obj, now),
+            Kind::Node => node_cells(obj, now),
             Kind::Custom(cols) => custom_cells(cols, obj, now),
         }
     }
@@ -742,6 +748,79 @@ static PRIORITYCLASS_COLUMNS: [Column; 5] = [
         "PreemptionPolicy",
         "string",
         "preemptionPolicy is the Policy for preempting pods with lower priority. One of Never, PreemptLowerPriority. Defaults to PreemptLowerPriority if unset.",
+    ),
+];
+
+static POD_COLUMNS: [Column; 9] = [
+    NAME_COLUMN,
+    col(
+        "Ready",
+        "string",
+        "The aggregate readiness state of this pod for accepting traffic.",
+    ),
+    col(
+        "Status",
+        "string",
+        "The aggregate status of the containers in this pod.",
+    ),
+    col(
+        "Restarts",
+        "string",
+        "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+    ),
+    AGE_COLUMN,
+    wide(
+        "IP",
+        "string",
+        "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.",
+    ),
+    wide(
+        "Node",
+        "string",
+        "NodeName is a request to schedule this pod onto a specific node.",
+    ),
+    wide(
+        "Nominated Node",
+        "string",
+        "nominatedNodeName is set only when this pod preempts other pods on the node.",
+    ),
+    wide(
+        "Readiness Gates",
+        "string",
+        "If specified, all readiness gates will be evaluated for pod readiness.",
+    ),
+];
+
+static NODE_COLUMNS: [Column; 10] = [
+    NAME_COLUMN,
+    col("Status", "string", "The status of the node"),
+    col("Roles", "string", "The roles of the node"),
+    AGE_COLUMN,
+    col("Version", "string", "Kubelet Version reported by the node."),
+    wide(
+        "Internal-IP",
+        "string",
+        "List of addresses reachable to the node. Queried from cloud provider, if available.",
+    ),
+    wide(
+        "External-IP",
+        "string",
+        "List of addresses reachable to the node. Queried from cloud provider, if available.",
+    ),
+    wide(
+        "OS-Image",
+        "string",
+        "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).",
+    ),
+    wide(
+        "Kernel-Version",
+        "string",
+        "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+    ),
+    wide(
+        "Container-Runtime",
+        "string",
+        "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).",
     ),
 ];
 
@@ -1874,6 +1953,111 @@ fn priorityclass_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
         Value::from(at(obj, &["globalDefault"]).and_then(Value::as_bool).unwrap_or(false)),
         age(obj, now),
         Value::from(str_at(obj, &["preemptionPolicy"])),
+    ]
+}
+
+fn pod_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
+    let statuses = obj
+        .pointer("/status/containerStatuses")
+        .and_then(|c| c.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let total = obj
+        .pointer("/spec/containers")
+        .and_then(|c| c.as_array())
+        .map(|c| c.len())
+        .unwrap_or(0);
+    let ready = statuses
+        .iter()
+        .filter(|c| c.get("ready").and_then(|r| r.as_bool()) == Some(true))
+        .count();
+    let restarts: i64 = statuses
+        .iter()
+        .filter_map(|c| c.get("restartCount").and_then(|r| r.as_i64()))
+        .sum();
+    let waiting = statuses
+        .iter()
+        .find_map(|c| c.pointer("/state/waiting/reason").and_then(|r| r.as_str()));
+    let status = if obj.pointer("/metadata/deletionTimestamp").is_some() {
+        "Terminating".to_string()
+    } else if let Some(reason) = obj.pointer("/status/reason").and_then(|r| r.as_str()) {
+        reason.to_string()
+    } else if let Some(w) = waiting {
+        w.to_string()
+    } else {
+        str_at(obj, &["status", "phase"]).to_string()
+    };
+    let or_none = |v: &str| {
+        if v.is_empty() {
+            "<none>".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    vec![
+        name(obj),
+        Value::from(format!("{ready}/{total}")),
+        Value::from(status),
+        Value::from(restarts.to_string()),
+        age(obj, now),
+        Value::from(or_none(str_at(obj, &["status", "podIP"]))),
+        Value::from(or_none(str_at(obj, &["spec", "nodeName"]))),
+        Value::from(or_none(str_at(obj, &["status", "nominatedNodeName"]))),
+        Value::from("<none>"),
+    ]
+}
+
+fn node_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
+    let conditions = obj
+        .pointer("/status/conditions")
+        .and_then(|c| c.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let ready = conditions
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .map(|c| c["status"] == "True");
+    let mut status = match ready {
+        Some(true) => "Ready".to_string(),
+        Some(false) => "NotReady".to_string(),
+        None => "Unknown".to_string(),
+    };
+    if obj.pointer("/spec/unschedulable").and_then(|u| u.as_bool()) == Some(true) {
+        status.push_str(",SchedulingDisabled");
+    }
+    let mut roles: Vec<String> = obj
+        .pointer("/metadata/labels")
+        .and_then(|l| l.as_object())
+        .map(|l| {
+            l.keys()
+                .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    roles.sort();
+    let address = |ty: &str| {
+        obj.pointer("/status/addresses")
+            .and_then(|a| a.as_array())
+            .and_then(|a| a.iter().find(|x| x["type"] == ty))
+            .and_then(|x| x["address"].as_str())
+            .unwrap_or("<none>")
+            .to_string()
+    };
+    vec![
+        name(obj),
+        Value::from(status),
+        Value::from(if roles.is_empty() {
+            "<none>".to_string()
+        } else {
+            roles.join(",")
+        }),
+        age(obj, now),
+        Value::from(str_at(obj, &["status", "nodeInfo", "kubeletVersion"])),
+        Value::from(address("InternalIP")),
+        Value::from(address("ExternalIP")),
+        Value::from(str_at(obj, &["status", "nodeInfo", "osImage"])),
+        Value::from(str_at(obj, &["status", "nodeInfo", "kernelVersion"])),
+        Value::from(str_at(obj, &["status", "nodeInfo", "containerRuntimeVersion"])),
     ]
 }
 
