@@ -3,9 +3,11 @@
 //! (unreachable, untrusted certificate, rejected credentials, not ready) without ever
 //! containing credentials.
 
-use crate::kubeconfig::{self, KubeconfigError, Selected};
+use crate::kubeconfig::{self, KUBECONFIG_KEY, KubeconfigError, Selected};
+use base64::Engine;
 use http::{Request, header};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::error::Error as StdError;
 use std::time::Duration;
 
@@ -112,6 +114,11 @@ impl MemberClient {
         Ok(Self { client, url, timeout })
     }
 
+    /// The underlying client, for requests beyond the probes (no timeout is applied).
+    pub fn kube_client(&self) -> &kube::Client {
+        &self.client
+    }
+
     /// The server URL (for messages).
     pub fn url(&self) -> &str {
         &self.url
@@ -210,6 +217,33 @@ fn build_client(config: &kube::Config, connect_timeout: Duration) -> Result<kube
         .map_err(|e: hyper_util::client::legacy::Error| Box::new(e) as tower::BoxError)
         .service(hyper);
     Ok(kube::Client::new(service, config.default_namespace.clone()))
+}
+
+/// Builds a member client from the kubeconfig in a federation Secret (`data.kubeconfig`),
+/// refusing kubeconfigs that are not self-contained (exec or auth-provider plugins, file
+/// references, disabled certificate verification). `secret_name` is for messages;
+/// `endpoint` overrides the kubeconfig's server.
+pub async fn client_from_secret(
+    secret: &Value,
+    (ns, name): &(String, String),
+    endpoint: Option<&str>,
+    timeout: Duration,
+) -> Result<MemberClient, MemberError> {
+    let invalid = |why: String| MemberError::InvalidKubeconfig(format!("secret {ns}/{name}: {why}"));
+    let encoded = secret
+        .pointer(&format!("/data/{KUBECONFIG_KEY}"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(format!("no key {KUBECONFIG_KEY:?}")))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| invalid(format!("key {KUBECONFIG_KEY:?} is not valid base64")))?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid("the kubeconfig is not UTF-8 text".into()))?;
+    let kc = kubeconfig::parse(&text).map_err(|e| invalid(e.0))?;
+    let sel = kubeconfig::select(&kc, None).map_err(|e| invalid(e.0))?;
+    match MemberClient::new(&sel, endpoint, timeout).await {
+        Err(MemberError::InvalidKubeconfig(why)) => Err(invalid(why)),
+        other => other,
+    }
 }
 
 fn human_duration(d: Duration) -> String {
@@ -446,5 +480,24 @@ mod tests {
         );
         assert_eq!(summarize_health("starting\n"), "starting");
         assert!(summarize_health(&"x".repeat(1000)).len() < 320);
+    }
+
+    #[tokio::test]
+    async fn broken_secrets_say_why_without_contents() {
+        let key = ("ubernetes-system".to_string(), "cluster-m1".to_string());
+        let t = Duration::from_secs(1);
+        let e = client_from_secret(&serde_json::json!({"data": {}}), &key, None, t)
+            .await
+            .expect_err("no key");
+        assert_eq!(
+            e.to_string(),
+            "the kubeconfig cannot be used: secret ubernetes-system/cluster-m1: no key \"kubeconfig\""
+        );
+        let bad = base64::engine::general_purpose::STANDARD.encode("users: \"s3cr3t\"");
+        let e = client_from_secret(&serde_json::json!({"data": {"kubeconfig": bad}}), &key, None, t)
+            .await
+            .expect_err("bad yaml");
+        assert!(!e.to_string().contains("s3cr3t"), "{e}");
+        assert_eq!(e.reason(), "InvalidKubeconfig");
     }
 }

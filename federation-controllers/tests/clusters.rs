@@ -66,7 +66,12 @@ async fn client_errors_name_the_problem() {
 
     let mut bad_token = sel.clone();
     bad_token.user.token = Some("not-the-token".to_string().into());
-    let e = MemberClient::new(&bad_token, None, t).await.expect("client").check_credentials().await.expect_err("401");
+    let e = MemberClient::new(&bad_token, None, t)
+        .await
+        .expect("client")
+        .check_credentials()
+        .await
+        .expect_err("401");
     assert_eq!(e, MemberError::Unauthorized("401 Unauthorized".into()));
     assert!(!e.to_string().contains("not-the-token"));
 
@@ -75,13 +80,30 @@ async fn client_errors_name_the_problem() {
     let mut bad_ca = sel.clone();
     bad_ca.cluster.certificate_authority_data =
         Some(base64::engine::general_purpose::STANDARD.encode(other.ca_cert_pem.as_bytes()));
-    let e = MemberClient::new(&bad_ca, None, t).await.expect("client").readyz().await.expect_err("untrusted");
-    assert_eq!(e.to_string(), format!("cannot connect securely to https://{}: {UNTRUSTED_CERT}", member.addr));
+    let e = MemberClient::new(&bad_ca, None, t)
+        .await
+        .expect("client")
+        .readyz()
+        .await
+        .expect_err("untrusted");
+    assert_eq!(
+        e.to_string(),
+        format!("cannot connect securely to https://{}: {UNTRUSTED_CERT}", member.addr)
+    );
     assert_eq!(e.reason(), "ClusterNotReachable");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let url = format!("https://127.0.0.1:{port}");
-    let e = MemberClient::new(&sel, Some(&url), t).await.expect("client").readyz().await.expect_err("refused");
+    let e = MemberClient::new(&sel, Some(&url), t)
+        .await
+        .expect("client")
+        .readyz()
+        .await
+        .expect_err("refused");
     assert_eq!(e.to_string(), format!("cannot reach {url}: connection refused"));
 }
 
@@ -99,7 +121,10 @@ async fn wait_for(store: &dyn ObjectStore, name: &str, status: &str, reason: &st
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("cluster {name} never became {status}/{reason}: {:?}", ready_of(store, name));
+    panic!(
+        "cluster {name} never became {status}/{reason}: {:?}",
+        ready_of(store, name)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,25 +136,57 @@ async fn joined_members_are_probed() {
     add_node(&member_store, "n2").await;
     let fed = start(&dir.path().join("f"), ServerMode::Federation).await;
     let store: Arc<dyn ObjectStore> = Arc::new(LocalClient::new(fed.server.clone()));
-    let opts = ClusterControllerOptions { probe_interval: Duration::from_secs(1), failure_threshold: 2 };
+    let opts = ClusterControllerOptions {
+        probe_interval: Duration::from_secs(1),
+        failure_threshold: 2,
+    };
     let controller = tokio::spawn(clusters::run(store.clone(), opts));
 
     let yaml = std::fs::read_to_string(&member.kubeconfig).expect("kubeconfig");
-    let jo = JoinOptions { region: None, zone: Some("z-given".into()), provider: Some("local".into()) };
+    let jo = JoinOptions {
+        region: None,
+        zone: Some("z-given".into()),
+        provider: Some("local".into()),
+    };
     join::join_local(&*store, "m1", &yaml, &jo).await.expect("join");
-    join::join_local(&*store, "m1", &yaml, &jo).await.expect("join again is a no-op");
+    join::join_local(&*store, "m1", &yaml, &jo)
+        .await
+        .expect("join again is a no-op");
 
-    let secret = store.get(SECRETS, Some("ubernetes-system"), "cluster-m1").expect("secret");
+    let secret = store
+        .get(SECRETS, Some("ubernetes-system"), "cluster-m1")
+        .expect("secret");
     assert_eq!(secret["type"], "Opaque");
-    assert_eq!(secret.pointer("/metadata/ownerReferences/0/kind"), Some(&json!("Cluster")));
+    assert_eq!(
+        secret.pointer("/metadata/ownerReferences/0/kind"),
+        Some(&json!("Cluster"))
+    );
 
     let c = wait_for(&*store, "m1", "True", "ClusterReady").await;
-    assert!(c.pointer("/status/kubernetesVersion").and_then(Value::as_str).is_some_and(|v| v.starts_with("v1.")));
-    assert_eq!(c.pointer("/status/nodeSummary"), Some(&json!({"totalNum": 2, "readyNum": 2})));
+    assert!(
+        c.pointer("/status/kubernetesVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("v1."))
+    );
+    assert_eq!(
+        c.pointer("/status/nodeSummary"),
+        Some(&json!({"totalNum": 2, "readyNum": 2}))
+    );
     assert_eq!(c.pointer("/status/resourceSummary/allocatable/cpu"), Some(&json!("8")));
-    assert_eq!(c.pointer("/status/resourceSummary/allocatable/memory"), Some(&json!("16Gi")));
-    assert!(c.pointer("/status/apiEnablements").and_then(Value::as_array).is_some_and(|a| !a.is_empty()));
-    assert_eq!(c.pointer("/spec/region"), Some(&json!("r-nodes")), "filled from node labels");
+    assert_eq!(
+        c.pointer("/status/resourceSummary/allocatable/memory"),
+        Some(&json!("16Gi"))
+    );
+    assert!(
+        c.pointer("/status/apiEnablements")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    );
+    assert_eq!(
+        c.pointer("/spec/region"),
+        Some(&json!("r-nodes")),
+        "filled from node labels"
+    );
     assert_eq!(c.pointer("/spec/zone"), Some(&json!("z-given")), "given at join, kept");
 
     // Credentials that stop working: InvalidCredentials after the threshold.
@@ -142,7 +199,10 @@ async fn joined_members_are_probed() {
         s["data"]["kubeconfig"] = json!(encoded.clone());
         Some(s)
     };
-    store.modify(SECRETS, Some("ubernetes-system"), "cluster-m1", Box::new(f)).await.expect("secret update");
+    store
+        .modify(SECRETS, Some("ubernetes-system"), "cluster-m1", Box::new(f))
+        .await
+        .expect("secret update");
     let c = wait_for(&*store, "m1", "False", "InvalidCredentials").await;
     let text = c.to_string();
     assert!(!text.contains("wrong-token"), "no credentials in the status");
@@ -156,7 +216,10 @@ async fn joined_members_are_probed() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let reasons: Vec<&str> = events.iter().filter_map(|e| e["reason"].as_str()).collect();
-    assert!(reasons.contains(&"ClusterReady") && reasons.contains(&"ClusterNotReady"), "{reasons:?}");
+    assert!(
+        reasons.contains(&"ClusterReady") && reasons.contains(&"ClusterNotReady"),
+        "{reasons:?}"
+    );
     let not_ready = events.iter().find(|e| e["reason"] == "ClusterNotReady").expect("event");
     assert_eq!(not_ready["type"], "Warning");
     assert_eq!(not_ready["involvedObject"]["name"], "m1");

@@ -6,10 +6,8 @@ use super::facts;
 use super::status::{self, ClusterStatus, Facts, Outcome, Transition};
 use super::{ClusterControllerOptions, SECRETS};
 use crate::join::CLUSTERS;
-use crate::kubeconfig::{self, KUBECONFIG_KEY};
-use crate::member_api::{MemberClient, MemberError};
+use crate::member_api::{MemberClient, MemberError, client_from_secret};
 use apiserver::local::ObjectStore;
-use base64::Engine;
 use serde_json::Value;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -33,18 +31,33 @@ pub fn request_timeout(interval: Duration) -> Duration {
     (interval / 2).clamp(Duration::from_millis(500), Duration::from_secs(10))
 }
 
-/// When to probe a member first: members with a Ready condition (after a restart) are
-/// spread over a whole interval; new members are probed within a second.
-pub fn initial_delay(name: &str, interval: Duration, has_condition: bool) -> Duration {
-    let window = if has_condition {
-        interval
-    } else {
-        interval.min(Duration::from_secs(1))
-    };
+/// A fraction of `window` picked by a hash of `name`: spreads members evenly and stays
+/// the same for a member.
+pub fn spread(name: &str, window: Duration) -> Duration {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     name.hash(&mut h);
     let millis = window.as_millis().max(1) as u64;
     Duration::from_millis(h.finish() % millis)
+}
+
+/// The first probe time at or after `after` on a member's grid: `epoch + offset + k *
+/// interval`. Every member has its own offset, so probes (and heartbeat writes) stay
+/// spread over the interval even after many members were woken at once.
+pub fn next_slot(after: Instant, epoch: Instant, offset: Duration, interval: Duration) -> Instant {
+    let base = epoch + offset;
+    if after <= base || interval.is_zero() {
+        return base.max(after);
+    }
+    let behind = (after - base).as_nanos();
+    let step = interval.as_nanos();
+    let k = behind.div_ceil(step);
+    base + Duration::from_nanos(u64::try_from(k * step).unwrap_or(u64::MAX))
+}
+
+/// The instant every member's probe grid starts from.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 /// How the dispatcher reaches a worker.
@@ -127,7 +140,13 @@ impl Worker {
             self.write_pending().await;
         }
         let interval = self.opts.probe_interval;
-        let mut next = Instant::now() + initial_delay(&self.name, interval, has_condition);
+        let offset = spread(&self.name, interval);
+        // New members are probed within a second; others (after a restart) on their grid.
+        let mut next = if has_condition {
+            next_slot(Instant::now(), epoch(), offset, interval)
+        } else {
+            Instant::now() + spread(&self.name, interval.min(Duration::from_secs(1)))
+        };
         let mut last = Instant::now().checked_sub(MIN_GAP).unwrap_or_else(Instant::now);
         loop {
             tokio::select! {
@@ -141,7 +160,7 @@ impl Worker {
             if !alive {
                 return;
             }
-            next = (last + interval).max(Instant::now());
+            next = next_slot(Instant::now() + interval / 2, epoch(), offset, interval);
         }
     }
 
@@ -368,30 +387,6 @@ pub fn secret_ref(obj: &Value) -> Result<(String, String), MemberError> {
     }
 }
 
-/// Builds a member client from the kubeconfig in a Secret.
-pub async fn client_from_secret(
-    secret: &Value,
-    (ns, name): &(String, String),
-    endpoint: Option<&str>,
-    timeout: Duration,
-) -> Result<MemberClient, MemberError> {
-    let invalid = |why: String| MemberError::InvalidKubeconfig(format!("secret {ns}/{name}: {why}"));
-    let encoded = secret
-        .pointer(&format!("/data/{KUBECONFIG_KEY}"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid(format!("no key {KUBECONFIG_KEY:?}")))?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|_| invalid(format!("key {KUBECONFIG_KEY:?} is not valid base64")))?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid("the kubeconfig is not UTF-8 text".into()))?;
-    let kc = kubeconfig::parse(&text).map_err(|e| invalid(e.0))?;
-    let sel = kubeconfig::select(&kc, None).map_err(|e| invalid(e.0))?;
-    match MemberClient::new(&sel, endpoint, timeout).await {
-        Err(MemberError::InvalidKubeconfig(why)) => Err(invalid(why)),
-        other => other,
-    }
-}
-
 fn now() -> String {
     jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -404,11 +399,27 @@ mod tests {
     #[test]
     fn delays_spread_and_stay_in_window() {
         let i = Duration::from_secs(10);
-        assert!(initial_delay("a", i, true) < i);
-        assert!(initial_delay("a", i, false) < Duration::from_secs(1));
-        let distinct: std::collections::HashSet<_> =
-            (0..100).map(|n| initial_delay(&format!("m{n}"), i, true)).collect();
+        assert!(spread("a", i) < i);
+        assert_eq!(spread("a", i), spread("a", i));
+        let distinct: std::collections::HashSet<_> = (0..100).map(|n| spread(&format!("m{n}"), i)).collect();
         assert!(distinct.len() > 90);
+    }
+
+    #[test]
+    fn probes_follow_each_members_grid() {
+        let epoch = Instant::now();
+        let i = Duration::from_secs(10);
+        let off = Duration::from_secs(3);
+        assert_eq!(next_slot(epoch, epoch, off, i), epoch + off);
+        assert_eq!(next_slot(epoch + Duration::from_secs(3), epoch, off, i), epoch + off);
+        assert_eq!(
+            next_slot(epoch + Duration::from_secs(4), epoch, off, i),
+            epoch + Duration::from_secs(13)
+        );
+        assert_eq!(
+            next_slot(epoch + Duration::from_secs(25), epoch, off, i),
+            epoch + Duration::from_secs(33)
+        );
     }
 
     #[test]
@@ -434,24 +445,5 @@ mod tests {
         fill_spec(&mut obj, "region", Some("r"));
         fill_spec(&mut obj, "zone", Some("z"));
         assert_eq!(obj["spec"], json!({"region": "given", "zone": "z"}));
-    }
-
-    #[tokio::test]
-    async fn broken_secrets_say_why_without_contents() {
-        let key = ("ubernetes-system".to_string(), "cluster-m1".to_string());
-        let t = Duration::from_secs(1);
-        let e = client_from_secret(&json!({"data": {}}), &key, None, t)
-            .await
-            .expect_err("no key");
-        assert_eq!(
-            e.to_string(),
-            "the kubeconfig cannot be used: secret ubernetes-system/cluster-m1: no key \"kubeconfig\""
-        );
-        let bad = base64::engine::general_purpose::STANDARD.encode("users: \"s3cr3t\"");
-        let e = client_from_secret(&json!({"data": {"kubeconfig": bad}}), &key, None, t)
-            .await
-            .expect_err("bad yaml");
-        assert!(!e.to_string().contains("s3cr3t"), "{e}");
-        assert_eq!(e.reason(), "InvalidKubeconfig");
     }
 }
