@@ -1291,12 +1291,13 @@ fn thousand_virtual_members_turn_ready() {
 
         eprintln!(
             "SCALE n={n} created={:.1}s all_ready={:.1}s rss_before={} KiB rss_ready={} KiB rss_idle={} KiB \
-             per_cluster={:.1} KiB idle_cpu={:.0}% virtual_rss={} KiB",
+             per_cluster_at_ready={:.1} KiB per_cluster_after_idle={:.1} KiB idle_cpu={:.0}% virtual_rss={} KiB",
             created.as_secs_f64(),
             all_ready.as_secs_f64(),
             rss_before,
             rss_ready,
             rss_idle,
+            (rss_ready.saturating_sub(rss_before)) as f64 / n as f64,
             (rss_idle.saturating_sub(rss_before)) as f64 / n as f64,
             idle_cpu * 100.0,
             vm_rss_kib(virt.pid()),

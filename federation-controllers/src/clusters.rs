@@ -7,17 +7,20 @@
 //!   changes (including the controller's own writes) are ignored. When the event stream
 //!   lags, the dispatcher relists Clusters.
 //! - Each task probes `GET /readyz` every `probe_interval` (requests time out after half
-//!   the interval, at most 10 s). First probes after a restart are spread over one
-//!   interval by a hash of the name; new Clusters are probed within a second. At most
+//!   the interval, at most 10 s), on a grid offset by a hash of the Cluster's name, so
+//!   probes stay spread over the interval (also after a restart, or after many Clusters
+//!   were woken at once); new Clusters are probed within a second. At most
 //!   [`MAX_CONCURRENT_PROBES`] probes run at once. Each member's `kube::Client` is kept
-//!   (its connections are reused) and rebuilt only when the Secret's resourceVersion or
-//!   the endpoint changes.
-//! - Every [`worker::REFRESH_EVERY`] successful probes (and after a new client or a
-//!   failure) the task refreshes `kubernetesVersion`, `nodeSummary`, `resourceSummary`
-//!   (allocatable sums of cpu/memory/pods of the nodes; allocated sums of the requests of
-//!   unfinished pods and their count), and every [`worker::DISCOVERY_EVERY`] refreshes
-//!   `apiEnablements` (aggregated discovery: two requests). These are authenticated
-//!   requests, so rejected credentials are noticed even though `/readyz` may be public.
+//!   (one HTTP/2 connection, or pooled HTTP/1.1 ones, reused across probes) and rebuilt
+//!   only when the Secret's resourceVersion or the endpoint changes; the Secret is read
+//!   again only when a change event for it arrived.
+//! - Every [`worker::REFRESH_EVERY`] probes (and after a new client or a failure) the
+//!   task refreshes `kubernetesVersion`, `nodeSummary`, `resourceSummary` (allocatable
+//!   sums of cpu/memory/pods of the nodes; allocated sums of the requests of unfinished
+//!   pods and their count), and every [`worker::DISCOVERY_EVERY`] refreshes
+//!   `apiEnablements` (aggregated discovery: two requests; legacy discovery otherwise).
+//!   These are authenticated requests, so rejected credentials are noticed even when
+//!   `/readyz` is public.
 //! - Region and zone: when the Cluster's spec has none, the most common
 //!   `topology.kubernetes.io/region|zone` labels of its nodes are written into the spec
 //!   (only into empty fields; values given at join are never changed).
@@ -27,14 +30,15 @@
 //!   `InvalidCredentials` or `InvalidKubeconfig` and a message without credentials.
 //!   Each change to True or False is recorded as an Event (namespace `default`).
 //! - Status writes: only when something besides `lastProbeTime` changed (failures past
-//!   the threshold count as no change), and otherwise every
-//!   [`worker::HEARTBEAT_PROBES`] probes, so 1,000 healthy members at a 10 s interval
-//!   cost about 17 writes per second.
+//!   the threshold count as no change), and otherwise every [`worker::HEARTBEAT_PROBES`]
+//!   probes (at a per-Cluster phase, so heartbeats are spread out): 1,000 healthy members
+//!   at the default 10 s interval cost about 8 writes per second. `lastProbeTime` is
+//!   therefore the time of the last written probe, at most `HEARTBEAT_PROBES` intervals old.
 
 mod events;
 mod facts;
 pub mod status;
-mod worker;
+pub mod worker;
 
 use crate::join::CLUSTERS;
 use apiserver::cache::{CacheEvent, EventType};

@@ -16,13 +16,14 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Instant;
 
-/// Version, nodes and capacity are refreshed every this many successful probes.
-pub const REFRESH_EVERY: u32 = 6;
+/// Version, nodes and capacity are refreshed every this many probes (and after a new
+/// client or a failure).
+pub const REFRESH_EVERY: u64 = 6;
 /// Discovery is refreshed every this many refreshes.
-pub const DISCOVERY_EVERY: u32 = 5;
-/// The status is written at least every this many probes, even when nothing but the
-/// probe time changed (so `lastProbeTime` stays recent without a write per probe).
-pub const HEARTBEAT_PROBES: u32 = 12;
+pub const DISCOVERY_EVERY: u64 = 5;
+/// The status is written every this many probes even when nothing but the probe time
+/// changed (so `lastProbeTime` stays recent without a write per probe).
+pub const HEARTBEAT_PROBES: u64 = 12;
 /// Smallest gap between two probes of one member when changes trigger them.
 const MIN_GAP: Duration = Duration::from_millis(500);
 
@@ -31,13 +32,24 @@ pub fn request_timeout(interval: Duration) -> Duration {
     (interval / 2).clamp(Duration::from_millis(500), Duration::from_secs(10))
 }
 
+fn name_hash(name: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish()
+}
+
 /// A fraction of `window` picked by a hash of `name`: spreads members evenly and stays
 /// the same for a member.
 pub fn spread(name: &str, window: Duration) -> Duration {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    name.hash(&mut h);
     let millis = window.as_millis().max(1) as u64;
-    Duration::from_millis(h.finish() % millis)
+    Duration::from_millis(name_hash(name) % millis)
+}
+
+/// Whether probe number `probe` of a member with `phase` is one of every `every`th.
+/// Members have different phases, so periodic work (refreshes, heartbeat writes) is
+/// spread over the period instead of happening for all members in the same interval.
+pub fn is_turn(probe: u64, phase: u64, every: u64) -> bool {
+    probe.wrapping_add(phase).is_multiple_of(every.max(1))
 }
 
 /// The first probe time at or after `after` on a member's grid: `epoch + offset + k *
@@ -89,9 +101,8 @@ pub struct Worker {
     member: Option<(ClientKey, MemberClient)>,
     failures: u32,
     needs_refresh: bool,
-    successes_since_refresh: u32,
-    refreshes: u32,
-    probes_since_write: u32,
+    probes: u64,
+    phase: u64,
     placement: (Option<String>, Option<String>),
     recorder: Recorder,
 }
@@ -106,6 +117,7 @@ impl Worker {
         limiter: Arc<Semaphore>,
     ) -> Self {
         let recorder = Recorder::new(store.clone());
+        let phase = name_hash(&name);
         Self {
             name,
             store,
@@ -116,9 +128,8 @@ impl Worker {
             member: None,
             failures: 0,
             needs_refresh: true,
-            successes_since_refresh: 0,
-            refreshes: 0,
-            probes_since_write: u32::MAX,
+            probes: 0,
+            phase,
             placement: (None, None),
             recorder,
         }
@@ -184,6 +195,7 @@ impl Worker {
     /// One probe and its status update; false when the Cluster is gone.
     async fn probe_cycle(&mut self) -> bool {
         let Some(obj) = self.cluster() else { return false };
+        self.probes = self.probes.wrapping_add(1);
         let (outcome, facts) = self.probe(&obj).await;
         self.failures = match outcome {
             Outcome::Ready => 0,
@@ -204,8 +216,7 @@ impl Worker {
         if let Err(e) = member.readyz().await {
             return (Outcome::Failed(e), Facts::default());
         }
-        self.successes_since_refresh += 1;
-        if !self.needs_refresh && self.successes_since_refresh < REFRESH_EVERY {
+        if !self.needs_refresh && !is_turn(self.probes, self.phase, REFRESH_EVERY) {
             return (Outcome::Ready, Facts::default());
         }
         match self.refresh(&member).await {
@@ -284,15 +295,13 @@ impl Worker {
             }
             Err(e) => keep("capacity", e)?,
         }
-        if self.needs_refresh || self.refreshes.is_multiple_of(DISCOVERY_EVERY) {
+        if self.needs_refresh || is_turn(self.probes, self.phase, REFRESH_EVERY * DISCOVERY_EVERY) {
             match facts::discover(m).await {
                 Ok(e) => f.enablements = Some(e),
                 Err(e) => keep("discovery", e)?,
             }
         }
-        self.refreshes = self.refreshes.wrapping_add(1);
         self.needs_refresh = false;
-        self.successes_since_refresh = 0;
         self.placement = (
             f.region.clone().or(self.placement.0.take()),
             f.zone.clone().or(self.placement.1.take()),
@@ -308,8 +317,7 @@ impl Worker {
         let threshold = self.opts.failure_threshold.max(1);
         let (new, transition) = status::next_status(&old, outcome, self.failures, threshold, facts, &now);
         let placement = self.placement_to_fill(obj);
-        self.probes_since_write = self.probes_since_write.saturating_add(1);
-        let due = self.probes_since_write >= HEARTBEAT_PROBES;
+        let due = is_turn(self.probes, self.phase, HEARTBEAT_PROBES);
         if status::materially_different(&old, &new, threshold) || due || placement.is_some() {
             self.write(new, placement).await;
         }
@@ -343,9 +351,8 @@ impl Worker {
             (next != *cur).then_some(next)
         };
         match self.store.modify(CLUSTERS, None, &self.name, Box::new(f)).await {
-            Ok(_) => self.probes_since_write = 0,
-            Err(e) if e.code == 404 => {}
-            Err(e) => tracing::warn!(cluster = %self.name, error = %e, "writing the cluster status"),
+            Err(e) if e.code != 404 => tracing::warn!(cluster = %self.name, error = %e, "writing the cluster status"),
+            _ => {}
         }
     }
 
@@ -403,6 +410,16 @@ mod tests {
         assert_eq!(spread("a", i), spread("a", i));
         let distinct: std::collections::HashSet<_> = (0..100).map(|n| spread(&format!("m{n}"), i)).collect();
         assert!(distinct.len() > 90);
+    }
+
+    #[test]
+    fn periodic_work_is_spread_over_members() {
+        let turns = |phase| (1..=12).filter(|p| is_turn(*p, phase, 6)).count();
+        assert_eq!(turns(0), 2);
+        assert_eq!(turns(3), 2);
+        let first = |phase| (1..=6).find(|p| is_turn(*p, phase, 6));
+        assert_ne!(first(0), first(1));
+        assert!(is_turn(5, 7, 1));
     }
 
     #[test]
