@@ -1045,6 +1045,20 @@ async fn client_from_secret(secret: &Value, timeout: Duration) -> Result<kube::C
         .map_err(|_| "the kubeconfig is not base64".to_string())?;
     let text = String::from_utf8(raw).map_err(|_| "the kubeconfig is not UTF-8".to_string())?;
     let kc = kube::config::Kubeconfig::from_yaml(&text).map_err(|_| "the kubeconfig is not valid".to_string())?;
+    // Whoever can write this Secret must not be able to make the federation run a command
+    // or read its files: plugins and file references are refused.
+    let unsafe_auth = kc.auth_infos.iter().filter_map(|a| a.auth_info.as_ref()).any(|i| {
+        i.exec.is_some()
+            || i.auth_provider.is_some()
+            || i.token_file.is_some()
+            || i.client_certificate.is_some()
+            || i.client_key.is_some()
+    });
+    if unsafe_auth {
+        return Err(
+            "the kubeconfig uses an exec/auth-provider plugin or file references, which are refused".to_string(),
+        );
+    }
     let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
         .await
         .map_err(|e| format!("unusable kubeconfig: {e}"))?;
