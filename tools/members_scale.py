@@ -13,7 +13,7 @@ size of its store file and its write rate.
 The same measurement as `cargo test --release --test members -- --ignored --nocapture thousand`,
 with more detail on where the memory goes.
 """
-import argparse, base64, http.client, json, os, re, ssl, subprocess, sys, tempfile, threading, time
+import argparse, base64, http.client, json, os, re, shutil, ssl, subprocess, sys, tempfile, threading, time
 
 
 def proc_status(pid):
@@ -155,6 +155,9 @@ def main():
     finally:
         fed.kill()
         virt.kill()
+        fed.wait()
+        virt.wait()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
