@@ -53,6 +53,17 @@ pub struct ResourceDesc {
     pub namespaced: bool,
 }
 
+impl ResourceDesc {
+    /// `apiVersion` of objects of this resource (`v1`, `apps/v1`).
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
 /// What controllers need from the API: typed-agnostic reads, writes and change events.
 pub trait ObjectStore: Send + Sync {
     /// Every resource served (preferred versions first within a group).

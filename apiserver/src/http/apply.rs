@@ -129,7 +129,7 @@ pub async fn server_side_apply(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response
                 .map_err(|e| apply_error(&info, &name, e))?;
             let (mut new, w) = normalize(&info, merged, validation.as_deref())?;
             warnings = w;
-            super::handlers::prepare_update_pub(&info, old, &mut new, status_only)?;
+            super::handlers::prepare_update(&info, old, &mut new, status_only)?;
             admit(ctx.server, &info, &mut new)?;
             Ok(Change::Write(new))
         },

@@ -715,13 +715,8 @@ pub fn prepare_create(info: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
     Ok(())
 }
 
-/// [`prepare_update`] for other write paths (server-side apply).
-pub fn prepare_update_pub(info: &ResourceInfo, old: &Value, new: &mut Value, status_only: bool) -> ApiResult<()> {
-    prepare_update(info, old, new, status_only)
-}
-
 /// Carries server-owned fields from the stored object into an update.
-fn prepare_update(info: &ResourceInfo, old: &Value, new: &mut Value, status_only: bool) -> ApiResult<()> {
+pub fn prepare_update(info: &ResourceInfo, old: &Value, new: &mut Value, status_only: bool) -> ApiResult<()> {
     let mut next = if status_only {
         // Writes to /status change only status (and metadata the client may set).
         let mut n = old.clone();
@@ -924,16 +919,8 @@ pub async fn update(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response<Body>> {
             {
                 return Err(ApiError::conflict(info.group_resource(), &name));
             }
-            let mut new = obj.clone();
-            prepare_update(&info, old, &mut new, status_only)?;
-            admit(ctx.server, &info, &mut new)?;
-            Ok(Change::Write(record_update(
-                &info,
-                Some(old),
-                new,
-                &manager,
-                sub.as_deref(),
-            )))
+            let new = obj.clone();
+            finish_update(ctx.server, &info, old, new, status_only, &manager, sub.as_deref())
         },
     )
     .await?;
@@ -1062,21 +1049,13 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8], content_type: &str) -> ApiResult<
                     objects::meta_str(&new, "name").unwrap_or("")
                 )));
             }
-            let (mut new, w) = normalize(&info, new, validation.as_deref())?;
+            let (new, w) = normalize(&info, new, validation.as_deref())?;
             warnings = w;
             let causes = objects::validate_meta(&info, &new, false);
             if !causes.is_empty() {
                 return Err(ApiError::invalid(&info.group, &info.kind, &name, causes));
             }
-            prepare_update(&info, old, &mut new, status_only)?;
-            admit(ctx.server, &info, &mut new)?;
-            Ok(Change::Write(record_update(
-                &info,
-                Some(old),
-                new,
-                &manager,
-                sub.as_deref(),
-            )))
+            finish_update(ctx.server, &info, old, new, status_only, &manager, sub.as_deref())
         },
     )
     .await?;
@@ -1140,6 +1119,21 @@ fn check_json_patch_shape(v: &Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The last steps of every update: server-owned fields, admission, managedFields.
+fn finish_update(
+    server: &ApiServer,
+    info: &ResourceInfo,
+    old: &Value,
+    mut new: Value,
+    status_only: bool,
+    manager: &str,
+    subresource: Option<&str>,
+) -> ApiResult<Change> {
+    prepare_update(info, old, &mut new, status_only)?;
+    admit(server, info, &mut new)?;
+    Ok(Change::Write(record_update(info, Some(old), new, manager, subresource)))
 }
 
 /// Kind-specific admission on writes (CRDs are validated and get their status here).

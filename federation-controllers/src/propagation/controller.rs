@@ -181,16 +181,28 @@ fn content_hash(v: &Value) -> u64 {
     h.finish()
 }
 
+/// What policy selectors compare for one object of resource `r`.
+fn object_key_of<'a>(
+    r: &'a ResourceDesc,
+    api_version: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+    labels: Option<&'a serde_json::Map<String, Value>>,
+) -> ObjectKey<'a> {
+    ObjectKey {
+        api_version,
+        kind: &r.kind,
+        namespace,
+        name,
+        labels,
+    }
+}
+
 fn api_resource(r: &ResourceDesc) -> ApiResource {
-    let api_version = if r.group.is_empty() {
-        r.version.clone()
-    } else {
-        format!("{}/{}", r.group, r.version)
-    };
     ApiResource {
         group: r.group.clone(),
         version: r.version.clone(),
-        api_version,
+        api_version: r.api_version(),
         kind: r.kind.clone(),
         plural: r.plural.clone(),
     }
@@ -365,18 +377,8 @@ impl Controller {
         let deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
         let policies = self.policies(&o.namespace);
         let labels = obj.pointer("/metadata/labels").and_then(|l| l.as_object()).cloned();
-        let api_version = if r.group.is_empty() {
-            r.version.clone()
-        } else {
-            format!("{}/{}", r.group, r.version)
-        };
-        let okey = ObjectKey {
-            api_version: &api_version,
-            kind: &r.kind,
-            namespace: &o.namespace,
-            name: &o.name,
-            labels: labels.as_ref(),
-        };
+        let api_version = r.api_version();
+        let okey = object_key_of(&r, &api_version, &o.namespace, &o.name, labels.as_ref());
         let policy = pick_policy(&policies, &okey).cloned();
         let clusters = self.clusters();
         let selected: Vec<String> = match (&policy, deleting) {
@@ -772,18 +774,8 @@ impl Controller {
                 let ns = (!dep.namespace.is_empty()).then_some(dep.namespace.as_str());
                 let selected_itself = self.store.get(Self::gvr(&r), ns, &dep.name).is_some_and(|d| {
                     let labels = d.pointer("/metadata/labels").and_then(|l| l.as_object()).cloned();
-                    let api_version = if r.group.is_empty() {
-                        r.version.clone()
-                    } else {
-                        format!("{}/{}", r.group, r.version)
-                    };
-                    let k = ObjectKey {
-                        api_version: &api_version,
-                        kind: &r.kind,
-                        namespace: &dep.namespace,
-                        name: &dep.name,
-                        labels: labels.as_ref(),
-                    };
+                    let api_version = r.api_version();
+                    let k = object_key_of(&r, &api_version, &dep.namespace, &dep.name, labels.as_ref());
                     pick_policy(&self.policies(&dep.namespace), &k)
                         .is_some_and(|p| select_clusters(p, clusters).contains(&cluster))
                 });
