@@ -2,33 +2,50 @@
 //!
 //! Data flows one way: federation watch cache → render per cluster → one server-side apply
 //! per changed (object, cluster) → member informers → drift correction and status back.
+//!
+//! The event loop only classifies changes and feeds a [`WorkQueue`]; up to
+//! `RECONCILE_CONCURRENCY` objects reconcile at once, each fanning out to its clusters
+//! concurrently. Policies, clusters and autoscaler targets are read from a [`Snapshot`] that
+//! is replaced only when one of them changes: a Cluster's heartbeat does not resync anything.
 
-use super::policy::{ClusterFacts, ObjectKey, pick_policy, policy_selects, select_clusters};
+use super::members::{self, FIELD_MANAGER, Member, MemberEvent};
+use super::policy::{ObjectKey, select_clusters};
+use super::queue::WorkQueue;
 use super::render::{ORIGIN_LABEL, SOURCE_ANNOTATION, apply_overrides, strip};
+use super::snapshot::{ClusterEntry, Snapshot};
 use super::status::aggregate;
 use apiserver::local::{Gvr, ObjectStore, ResourceDesc};
-use base64::Engine;
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
 
 /// Finalizer that holds a federated object until its member copies are removed.
 pub const CLEANUP_FINALIZER: &str = "propagation.ubernetes.io/cleanup";
-const FIELD_MANAGER: &str = "ubernetes";
 /// Objects reconciled at once: their store writes share group commits and their member
 /// requests share HTTP/2 connections.
 const RECONCILE_CONCURRENCY: usize = 64;
+/// Clusters one object is applied to at once.
+const FANOUT: usize = 64;
+/// Member requests in flight overall.
+const TOTAL_REQUESTS: usize = 512;
 const RETRY_MIN: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
+/// Events handled per loop turn before the queue gets a chance to run.
+const EVENT_BATCH: usize = 4096;
 const POLICY_GROUP: &str = "policy.ubernetes.io";
 const CLUSTER_GROUP: &str = "cluster.ubernetes.io";
+const CREDENTIALS_NAMESPACE: &str = "ubernetes-system";
 const RESERVED_NAMESPACES: &[&str] = &["ubernetes-system", "kube-system", "kube-public", "kube-node-lease"];
+const CLUSTERS: Gvr<'static> = Gvr::new(CLUSTER_GROUP, "v1alpha1", "clusters");
+const PLACEMENTS: Gvr<'static> = Gvr::new(POLICY_GROUP, "v1alpha1", "placements");
+const SECRETS: Gvr<'static> = Gvr::new("", "v1", "secrets");
+const HPAS: Gvr<'static> = Gvr::new("autoscaling", "v2", "horizontalpodautoscalers");
 
 /// Settings of the propagation controller.
 #[derive(Clone, Debug)]
@@ -45,7 +62,7 @@ impl Default for PropagationOptions {
     fn default() -> Self {
         Self {
             federation: "ubernetes".into(),
-            resync: Duration::from_secs(60),
+            resync: Duration::from_secs(300),
             member_timeout: Duration::from_secs(10),
         }
     }
@@ -54,22 +71,10 @@ impl Default for PropagationOptions {
 /// A federated object: its resource and key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct ObjRef {
-    res: usize,
+    group: String,
+    plural: String,
     namespace: String,
     name: String,
-}
-
-/// A change of a member copy, from a member informer.
-struct MemberEvent {
-    cluster: String,
-    source: String,
-    copy: Option<Value>,
-}
-
-struct Member {
-    client: kube::Client,
-    secret_rv: String,
-    watched: HashSet<String>,
 }
 
 /// What was last applied to a member for one object.
@@ -79,87 +84,161 @@ struct Applied {
     generation: i64,
 }
 
+/// The federation's knowledge of one object in one member.
+#[derive(Default)]
+struct ClusterCopy {
+    applied: Option<Applied>,
+    /// The member's copy (from the apply response or the member informer).
+    copy: Option<Value>,
+}
+
+/// The federation's knowledge of one object across members.
+#[derive(Default)]
+struct ObjectState {
+    /// Clusters recorded in the object's Placement were merged in (after a restart).
+    seeded: bool,
+    /// Clusters that hold (or may hold) a copy made by the federation.
+    clusters: BTreeMap<String, ClusterCopy>,
+    /// Cluster → reason of its last failure (reported once as an Event).
+    failures: BTreeMap<String, String>,
+}
+
+/// Changes seen by the event loop, applied before the next reconciles start.
+#[derive(Default)]
+struct Changes {
+    all: bool,
+    resources: bool,
+    policies: bool,
+    hpas: bool,
+    clusters: HashSet<String>,
+    secrets: HashSet<String>,
+}
+
+impl Changes {
+    fn any(&self) -> bool {
+        self.all
+            || self.resources
+            || self.policies
+            || self.hpas
+            || !self.clusters.is_empty()
+            || !self.secrets.is_empty()
+    }
+}
+
 struct Controller {
     store: Arc<dyn ObjectStore>,
     opts: PropagationOptions,
-    resources: Vec<ResourceDesc>,
+    resources: RwLock<Arc<Vec<ResourceDesc>>>,
+    snapshot: RwLock<Arc<Snapshot>>,
     // Short critical sections only (never held across an await), so reconciles of
     // different objects run concurrently.
     members: Mutex<HashMap<String, Member>>,
-    applied: Mutex<HashMap<(String, String), Applied>>,
-    copies: Mutex<HashMap<(String, String), Value>>,
+    objects: Mutex<HashMap<String, ObjectState>>,
     /// Copies that exist because workloads depend on them: (cluster, dependency) → owners.
     dep_owners: Mutex<HashMap<(String, String), HashSet<String>>>,
-    /// Objects whose last reconcile failed somewhere; retried with backoff.
-    failed: Mutex<HashSet<ObjRef>>,
+    requests: Semaphore,
     member_tx: mpsc::UnboundedSender<MemberEvent>,
 }
 
 /// Runs the controller until the process ends.
 pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
     let (member_tx, mut member_rx) = mpsc::unbounded_channel();
-    let mut c = Controller {
-        resources: store.resources(),
+    let resync = opts.resync;
+    let ctl = Arc::new(Controller {
+        resources: RwLock::new(Arc::new(store.resources())),
         store,
         opts,
+        snapshot: RwLock::default(),
         members: Mutex::new(HashMap::new()),
-        applied: Mutex::new(HashMap::new()),
-        copies: Mutex::new(HashMap::new()),
+        objects: Mutex::new(HashMap::new()),
         dep_owners: Mutex::new(HashMap::new()),
-        failed: Mutex::new(HashSet::new()),
+        requests: Semaphore::new(TOTAL_REQUESTS),
         member_tx,
+    });
+    let mut events = ctl.store.subscribe();
+    let mut tick = tokio::time::interval_at(Instant::now() + resync, resync);
+    let mut queue = WorkQueue::default();
+    let mut changes = Changes {
+        all: true,
+        ..Default::default()
     };
-    let mut events = c.store.subscribe();
-    let mut tick = tokio::time::interval(c.opts.resync);
-    let mut dirty: HashSet<ObjRef> = HashSet::new();
-    let mut full = true;
-    let mut backoff = RETRY_MIN;
-    let retry = tokio::time::sleep(Duration::from_secs(3600));
-    tokio::pin!(retry);
+    let mut running = tokio::task::JoinSet::new();
+    let mut in_flight: HashMap<tokio::task::Id, ObjRef> = HashMap::new();
+    let mut attempts: HashMap<ObjRef, u32> = HashMap::new();
+    let mut delayed: BTreeMap<(Instant, u64), ObjRef> = BTreeMap::new();
+    let mut seq = 0u64;
     loop {
+        if changes.any() {
+            ctl.apply_changes(std::mem::take(&mut changes), &mut queue).await;
+        }
+        while running.len() < RECONCILE_CONCURRENCY {
+            let Some(o) = queue.pop() else { break };
+            let c = ctl.clone();
+            let task = o.clone();
+            let handle = running.spawn(async move { c.reconcile(&task).await });
+            in_flight.insert(handle.id(), o);
+        }
+        let next_retry = delayed.keys().next().map(|(t, _)| *t);
         tokio::select! {
-            _ = &mut retry => {
-                let failed: Vec<ObjRef> = c.failed.lock().drain().collect();
-                dirty.extend(failed);
-                retry.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3600));
+            Some(done) = running.join_next_with_id() => {
+                let (id, retry) = match done {
+                    Ok((id, retry)) => (id, retry),
+                    Err(e) => (e.id(), true),
+                };
+                if let Some(o) = in_flight.remove(&id) {
+                    queue.done(&o);
+                    if retry {
+                        let n = attempts.entry(o.clone()).or_insert(0);
+                        let delay = RETRY_MIN.saturating_mul(1 << (*n).min(8)).min(RETRY_MAX);
+                        *n += 1;
+                        seq += 1;
+                        delayed.insert((Instant::now() + delay, seq), o);
+                    } else {
+                        attempts.remove(&o);
+                    }
+                }
+            }
+            _ = sleep_until(next_retry) => {
+                let now = Instant::now();
+                while let Some(entry) = delayed.first_entry() {
+                    if entry.key().0 > now {
+                        break;
+                    }
+                    queue.push(entry.remove());
+                }
             }
             ev = events.recv() => match ev {
-                Ok(ev) => c.classify(&ev.resource, &ev.object.namespace, &ev.object.name, &mut dirty, &mut full),
-                Err(_) => full = true,
+                Ok(ev) => ctl.classify(&ev.resource, &ev.object.namespace, &ev.object.name, &mut changes, &mut queue),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => changes.all = true,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
-            Some(m) = member_rx.recv() => c.on_member_event(m, &mut dirty),
-            _ = tick.tick() => full = true,
+            Some(m) = member_rx.recv() => ctl.on_member_event(m, &mut queue),
+            _ = tick.tick() => changes.all = true,
         }
-        while let Ok(ev) = events.try_recv() {
-            c.classify(
-                &ev.resource,
-                &ev.object.namespace,
-                &ev.object.name,
-                &mut dirty,
-                &mut full,
-            );
+        for _ in 0..EVENT_BATCH {
+            match events.try_recv() {
+                Ok(ev) => ctl.classify(
+                    &ev.resource,
+                    &ev.object.namespace,
+                    &ev.object.name,
+                    &mut changes,
+                    &mut queue,
+                ),
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => changes.all = true,
+                Err(_) => break,
+            }
         }
-        while let Ok(m) = member_rx.try_recv() {
-            c.on_member_event(m, &mut dirty);
+        for _ in 0..EVENT_BATCH {
+            let Ok(m) = member_rx.try_recv() else { break };
+            ctl.on_member_event(m, &mut queue);
         }
-        if full {
-            full = false;
-            c.resources = c.store.resources();
-            c.refresh_members().await;
-            dirty.extend(c.all_objects());
-        }
-        let batch: Vec<ObjRef> = std::mem::take(&mut dirty).into_iter().collect();
-        let ctl = &c;
-        futures::stream::iter(batch)
-            .for_each_concurrent(RECONCILE_CONCURRENCY, |o| async move { ctl.reconcile(&o).await })
-            .await;
-        // Failures (a member down, a CRD not yet established there) are retried with backoff.
-        if c.failed.lock().is_empty() {
-            backoff = RETRY_MIN;
-        } else {
-            retry.as_mut().reset(tokio::time::Instant::now() + backoff);
-            backoff = (backoff * 2).min(RETRY_MAX);
-        }
+    }
+}
+
+async fn sleep_until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -181,6 +260,10 @@ fn content_hash(v: &Value) -> u64 {
     h.finish()
 }
 
+fn str_at<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(|x| x.as_str()).unwrap_or("")
+}
+
 /// What policy selectors compare for one object of resource `r`.
 fn object_key_of<'a>(
     r: &'a ResourceDesc,
@@ -198,37 +281,46 @@ fn object_key_of<'a>(
     }
 }
 
-fn api_resource(r: &ResourceDesc) -> ApiResource {
-    ApiResource {
-        group: r.group.clone(),
-        version: r.version.clone(),
-        api_version: r.api_version(),
-        kind: r.kind.clone(),
-        plural: r.plural.clone(),
-    }
+fn state(cluster: &str, state: &str, reason: &str, message: &str) -> Value {
+    json!({"name": cluster, "state": state, "reason": reason, "message": message})
 }
 
-fn dyn_api(client: &kube::Client, r: &ResourceDesc, ns: &str) -> Api<DynamicObject> {
-    let ar = api_resource(r);
-    if r.namespaced {
-        Api::namespaced_with(client.clone(), ns, &ar)
-    } else {
-        Api::all_with(client.clone(), &ar)
+fn gvr(r: &ResourceDesc) -> Gvr<'_> {
+    Gvr::new(&r.group, &r.version, &r.plural)
+}
+
+/// How a policy treats member copies.
+#[derive(Clone, Copy)]
+struct Mode {
+    /// `driftPolicy: Report`: drift is shown, not undone.
+    report_only: bool,
+    /// `conflictResolution: Overwrite`: objects not created by the federation are taken over.
+    overwrite: bool,
+}
+
+impl Mode {
+    fn of(policy: &Value) -> Self {
+        Mode {
+            report_only: str_at(policy, "/spec/driftPolicy") == "Report",
+            overwrite: str_at(policy, "/spec/conflictResolution") == "Overwrite",
+        }
     }
 }
 
 impl Controller {
-    fn gvr(r: &ResourceDesc) -> Gvr<'_> {
-        Gvr::new(&r.group, &r.version, &r.plural)
-    }
-
-    fn res_index(&self, group: &str, plural: &str) -> Option<usize> {
+    fn resource(&self, group: &str, plural: &str) -> Option<ResourceDesc> {
         self.resources
+            .read()
             .iter()
-            .position(|r| r.group == group && r.plural == plural)
+            .find(|r| r.group == group && r.plural == plural)
+            .cloned()
     }
 
-    fn classify(&self, prefix: &str, ns: &str, name: &str, dirty: &mut HashSet<ObjRef>, full: &mut bool) {
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.read().clone()
+    }
+
+    fn classify(&self, prefix: &str, ns: &str, name: &str, changes: &mut Changes, queue: &mut WorkQueue<ObjRef>) {
         let Some(rest) = prefix.strip_prefix("/registry/") else {
             return;
         };
@@ -237,257 +329,307 @@ impl Controller {
             return;
         };
         let group = if g == "core" { "" } else { g };
-        if (group == POLICY_GROUP && plural != "placements")
-            || group == CLUSTER_GROUP
-            || (group.is_empty() && plural == "secrets" && ns == "ubernetes-system")
-            || (group == "apiextensions.k8s.io")
-            || (group == "autoscaling" && plural == "horizontalpodautoscalers")
-        {
-            *full = true;
+        match (group, plural) {
+            (POLICY_GROUP, "placements") => return,
+            (POLICY_GROUP, _) => {
+                changes.policies = true;
+                return;
+            }
+            (CLUSTER_GROUP, "clusters") => {
+                changes.clusters.insert(name.to_string());
+                return;
+            }
+            (CLUSTER_GROUP, _) => return,
+            ("", "secrets") if ns == CREDENTIALS_NAMESPACE => {
+                changes.secrets.insert(name.to_string());
+                return;
+            }
+            ("apiextensions.k8s.io", _) => changes.resources = true,
+            ("autoscaling", "horizontalpodautoscalers") => changes.hpas = true,
+            _ => {}
+        }
+        if RESERVED_NAMESPACES.contains(&ns) {
             return;
         }
-        if let Some(i) = self.res_index(group, plural)
-            && propagatable(&self.resources[i])
-            && !RESERVED_NAMESPACES.contains(&ns)
-        {
-            dirty.insert(ObjRef {
-                res: i,
+        if self.resource(group, plural).is_some_and(|r| propagatable(&r)) {
+            queue.push(ObjRef {
+                group: group.to_string(),
+                plural: plural.to_string(),
                 namespace: ns.to_string(),
                 name: name.to_string(),
             });
         }
     }
 
+    /// Brings the snapshot and member connections up to date; queues every object when
+    /// what placement or rendering reads changed.
+    async fn apply_changes(&self, ch: Changes, queue: &mut WorkQueue<ObjRef>) {
+        if ch.all || ch.resources {
+            *self.resources.write() = Arc::new(self.store.resources());
+        }
+        let old = self.snapshot();
+        let mut snap = (*old).clone();
+        let mut refresh: HashSet<String> = HashSet::new();
+        if ch.all {
+            snap.clusters = self
+                .store
+                .list(CLUSTERS, None)
+                .iter()
+                .filter_map(ClusterEntry::from_cluster)
+                .map(|e| (e.facts.name.clone(), e))
+                .collect();
+            refresh.extend(snap.clusters.keys().cloned());
+        }
+        for name in &ch.clusters {
+            let entry = self
+                .store
+                .get(CLUSTERS, None, name)
+                .and_then(|c| ClusterEntry::from_cluster(&c));
+            if snap.clusters.get(name) != entry.as_ref() {
+                refresh.insert(name.clone());
+            }
+            match entry {
+                Some(e) => snap.clusters.insert(name.clone(), e),
+                None => snap.clusters.remove(name),
+            };
+        }
+        for secret in &ch.secrets {
+            refresh.extend(
+                snap.clusters
+                    .values()
+                    .filter(|c| c.secret.0 == CREDENTIALS_NAMESPACE && &c.secret.1 == secret)
+                    .map(|c| c.facts.name.clone()),
+            );
+        }
+        if ch.all || ch.policies {
+            snap.propagation = self.list_policies("propagationpolicies", "clusterpropagationpolicies");
+            snap.overrides = self.list_policies("overridepolicies", "clusteroverridepolicies");
+            Snapshot::sort_overrides(&mut snap.overrides);
+        }
+        if ch.all || ch.hpas {
+            snap.hpa_targets = Snapshot::hpa_targets_of(&self.store.list(HPAS, None));
+        }
+        let changed = snap != *old;
+        if changed {
+            *self.snapshot.write() = Arc::new(snap);
+        }
+        let mut reconnected = false;
+        for name in refresh {
+            reconnected |= self.refresh_member(&name).await;
+        }
+        if ch.all || ch.resources || changed || reconnected {
+            for o in self.all_objects() {
+                queue.push(o);
+            }
+        }
+    }
+
+    fn list_policies(&self, namespaced: &str, cluster_wide: &str) -> Vec<Value> {
+        let mut ps = self.store.list(Gvr::new(POLICY_GROUP, "v1alpha1", cluster_wide), None);
+        ps.extend(self.store.list(Gvr::new(POLICY_GROUP, "v1alpha1", namespaced), None));
+        ps
+    }
+
     fn all_objects(&self) -> Vec<ObjRef> {
+        let resources = self.resources.read().clone();
         let mut out = Vec::new();
-        for (i, r) in self.resources.iter().enumerate().filter(|(_, r)| propagatable(r)) {
-            for o in self.store.list(Self::gvr(r), None) {
-                let ns = o
-                    .pointer("/metadata/namespace")
-                    .and_then(|n| n.as_str())
-                    .unwrap_or("")
-                    .to_string();
-                if RESERVED_NAMESPACES.contains(&ns.as_str()) {
+        for r in resources.iter().filter(|r| propagatable(r)) {
+            for o in self.store.list(gvr(r), None) {
+                let ns = str_at(&o, "/metadata/namespace");
+                if RESERVED_NAMESPACES.contains(&ns) {
                     continue;
                 }
-                let name = o
-                    .pointer("/metadata/name")
-                    .and_then(|n| n.as_str())
-                    .unwrap_or("")
-                    .to_string();
                 out.push(ObjRef {
-                    res: i,
-                    namespace: ns,
-                    name,
+                    group: r.group.clone(),
+                    plural: r.plural.clone(),
+                    namespace: ns.to_string(),
+                    name: str_at(&o, "/metadata/name").to_string(),
                 });
             }
         }
         out
     }
 
-    fn clusters(&self) -> Vec<ClusterFacts> {
-        self.store
-            .list(Gvr::new(CLUSTER_GROUP, "v1alpha1", "clusters"), None)
-            .iter()
-            .filter(|c| c.pointer("/metadata/deletionTimestamp").is_none())
-            .filter_map(ClusterFacts::from_cluster)
-            .collect()
-    }
-
-    /// (Re)builds one client per member from its credentials Secret.
-    async fn refresh_members(&self) {
-        let clusters = self.store.list(Gvr::new(CLUSTER_GROUP, "v1alpha1", "clusters"), None);
-        let mut seen = HashSet::new();
-        for c in clusters {
-            let name = c
-                .pointer("/metadata/name")
-                .and_then(|n| n.as_str())
-                .unwrap_or("")
-                .to_string();
-            let ns = c
-                .pointer("/spec/secretRef/namespace")
-                .and_then(|n| n.as_str())
-                .unwrap_or("");
-            let sname = c.pointer("/spec/secretRef/name").and_then(|n| n.as_str()).unwrap_or("");
-            let Some(secret) = self.store.get(Gvr::new("", "v1", "secrets"), Some(ns), sname) else {
-                continue;
-            };
-            let rv = secret
-                .pointer("/metadata/resourceVersion")
-                .and_then(|r| r.as_str())
-                .unwrap_or("")
-                .to_string();
-            seen.insert(name.clone());
-            if self.members.lock().get(&name).is_some_and(|m| m.secret_rv == rv) {
-                continue;
+    /// (Re)builds the client of one member from its credentials Secret; drops it when the
+    /// cluster left. Returns whether a new client was made.
+    async fn refresh_member(&self, name: &str) -> bool {
+        let entry = self.snapshot().clusters.get(name).cloned();
+        let secret = entry.and_then(|e| self.store.get(SECRETS, Some(&e.secret.0), &e.secret.1));
+        let Some(secret) = secret else {
+            self.members.lock().remove(name);
+            return false;
+        };
+        let rv = str_at(&secret, "/metadata/resourceVersion").to_string();
+        if self.members.lock().get(name).is_some_and(|m| m.secret_rv == rv) {
+            return false;
+        }
+        match members::client_from_secret(&secret, self.opts.member_timeout).await {
+            Ok(client) => {
+                self.members.lock().insert(name.to_string(), Member::new(client, rv));
+                true
             }
-            match client_from_secret(&secret, self.opts.member_timeout).await {
-                Ok(client) => {
-                    self.members.lock().insert(
-                        name,
-                        Member {
-                            client,
-                            secret_rv: rv,
-                            watched: HashSet::new(),
-                        },
-                    );
-                }
-                Err(e) => tracing::warn!(cluster = %name, error = %e, "no client for member"),
+            Err(e) => {
+                tracing::warn!(cluster = %name, error = %e, "no client for member");
+                self.members.lock().remove(name);
+                false
             }
         }
-        self.members.lock().retain(|n, _| seen.contains(n));
     }
 
-    fn on_member_event(&self, m: MemberEvent, dirty: &mut HashSet<ObjRef>) {
-        let key = (m.cluster.clone(), m.source.clone());
-        match m.copy {
-            Some(c) => {
-                self.copies.lock().insert(key, c);
-            }
-            None => {
-                self.copies.lock().remove(&key);
+    fn on_member_event(&self, m: MemberEvent, queue: &mut WorkQueue<ObjRef>) {
+        {
+            let mut objects = self.objects.lock();
+            let cc = objects
+                .entry(m.source.clone())
+                .or_default()
+                .clusters
+                .entry(m.cluster)
+                .or_default();
+            match m.copy {
                 // A copy deleted by someone else is recreated.
-                self.applied.lock().remove(&(m.cluster.clone(), m.source.clone()));
+                None => {
+                    cc.applied = None;
+                    cc.copy = None;
+                }
+                Some(copy) if !is_older(&copy, cc.copy.as_ref()) => cc.copy = Some(copy),
+                Some(_) => {}
             }
         }
-        if let Some(o) = self.parse_source(&m.source) {
-            dirty.insert(o);
+        if let Some(o) = parse_source(&m.source) {
+            queue.push(o);
         }
     }
 
-    fn parse_source(&self, source: &str) -> Option<ObjRef> {
-        let mut parts = source.splitn(4, '/');
-        let (g, p, ns, n) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let res = self.res_index(g, p)?;
-        Some(ObjRef {
-            res,
-            namespace: ns.to_string(),
-            name: n.to_string(),
-        })
-    }
-
-    async fn reconcile(&self, o: &ObjRef) {
-        let r = self.resources[o.res].clone();
+    /// Reconciles one object; true when it should be retried (a member failed).
+    async fn reconcile(&self, o: &ObjRef) -> bool {
+        let Some(r) = self.resource(&o.group, &o.plural) else {
+            return false;
+        };
+        let snap = self.snapshot();
         let ns = (!o.namespace.is_empty()).then_some(o.namespace.as_str());
         let key = object_key(&r, &o.namespace, &o.name);
-        let Some(obj) = self.store.get(Self::gvr(&r), ns, &o.name) else {
-            self.forget(&key);
-            return;
+        let Some(obj) = self.store.get(gvr(&r), ns, &o.name) else {
+            return self.remove_everywhere(&r, o, &key).await;
         };
         let deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
-        let policies = self.policies(&o.namespace);
         let labels = obj.pointer("/metadata/labels").and_then(|l| l.as_object()).cloned();
         let api_version = r.api_version();
         let okey = object_key_of(&r, &api_version, &o.namespace, &o.name, labels.as_ref());
-        let policy = pick_policy(&policies, &okey).cloned();
-        let clusters = self.clusters();
+        let policy = snap.policy_for(&okey).cloned();
+        let facts = || snap.clusters.values().map(|e| &e.facts);
         let selected: Vec<String> = match (&policy, deleting) {
-            (Some(p), false) => select_clusters(p, &clusters),
+            (Some(p), false) => select_clusters(p, facts()),
             _ => Vec::new(),
         };
-        let had: Vec<String> = self
-            .applied
-            .lock()
-            .keys()
-            .filter(|(_, k)| *k == key)
-            .map(|(c, _)| c.clone())
-            .collect();
-        let dep_held = |c: &String| {
-            self.dep_owners
-                .lock()
-                .get(&(c.clone(), key.clone()))
-                .is_some_and(|o| !o.is_empty())
-        };
+        let had = self.known_clusters(&r, &obj, &key);
         let follows_deps = policy
             .as_ref()
             .is_some_and(|p| p.pointer("/spec/propagateDeps").and_then(|d| d.as_bool()) == Some(true));
-        self.sync_deps(
-            &key,
-            &obj,
-            &o.namespace,
-            if follows_deps { &selected } else { &[] },
-            &clusters,
-        )
-        .await;
-        for c in had.iter().filter(|c| !selected.contains(c) && !dep_held(c)) {
-            self.remove_copy(c, &r, &o.namespace, &o.name, &key).await;
+        let deps_to: &[String] = if follows_deps { &selected } else { &[] };
+        let mut retry = self.sync_deps(&key, &obj, &o.namespace, deps_to, &snap).await;
+        let leaving: Vec<&String> = had
+            .iter()
+            .filter(|c| !selected.contains(c) && !self.dep_held(c, &key))
+            .collect();
+        for c in leaving {
+            retry |= !self.remove_copy(c, &r, &o.namespace, &o.name, &key).await;
         }
-        if deleting {
-            if self.applied.lock().keys().all(|(_, k)| *k != key) {
-                self.release_finalizer(&r, ns, &o.name).await;
-                self.delete_placement(&r, &o.namespace, &o.name).await;
-            }
-            return;
-        }
-        let Some(policy) = policy else {
-            self.delete_placement(&r, &o.namespace, &o.name).await;
-            return;
-        };
-        if obj
+        let has_finalizer = obj
             .pointer("/metadata/finalizers")
             .and_then(|f| f.as_array())
-            .is_none_or(|a| !a.iter().any(|f| f == CLEANUP_FINALIZER))
-        {
+            .is_some_and(|a| a.iter().any(|f| f == CLEANUP_FINALIZER));
+        let Some(policy) = policy.filter(|_| !deleting) else {
+            if self.copies_left(&key) == 0 {
+                if has_finalizer {
+                    self.release_finalizer(&r, ns, &o.name).await;
+                }
+                self.delete_placement(&r, &obj).await;
+                if !deleting {
+                    self.report_unselected(&r, ns, &o.name, &obj).await;
+                }
+            }
+            return retry;
+        };
+        if !has_finalizer {
             self.add_finalizer(&r, ns, &o.name).await;
         }
-        let overrides = self.override_policies(&o.namespace, &okey);
-        let generation = obj
-            .pointer("/metadata/generation")
-            .and_then(|g| g.as_i64())
-            .unwrap_or(0);
-        let mut states = Vec::new();
-        for c in &selected {
-            let facts = clusters.iter().find(|f| &f.name == c);
-            let labels = facts.map(|f| f.labels.clone()).unwrap_or_default();
-            let report_only = policy.pointer("/spec/driftPolicy").and_then(|d| d.as_str()) == Some("Report");
-            let state = self
-                .propagate_to(c, &r, &obj, &key, &overrides, &labels, generation, report_only)
-                .await;
-            states.push(state);
-        }
-        if states.iter().any(|s| s["state"] == "Failed" || s["state"] == "Pending") {
-            self.failed.lock().insert(o.clone());
-        }
-        self.write_placement(&r, &obj, &policy, &selected, &states).await;
-        self.write_status(&r, ns, &o.name, &obj, &key, &selected, generation)
+        let overrides = snap.overrides_for(&okey);
+        let mode = Mode::of(&policy);
+        let (rr, objr, keyr, ovr, snapr) = (&r, &obj, &key, &overrides, &snap);
+        let states: Vec<Value> = futures::stream::iter(selected.clone())
+            .map(|c| async move {
+                let labels = snapr.clusters.get(&c).map(|e| &e.facts.labels);
+                self.propagate_to(&c, rr, objr, keyr, ovr, labels, mode, snapr).await
+            })
+            .buffered(FANOUT)
+            .collect()
             .await;
+        retry |= states.iter().any(|s| s["state"] == "Failed" || s["state"] == "Pending");
+        self.report_failures(&r, &obj, &key, &states).await;
+        self.write_placement(&r, &obj, &policy, &selected, &states).await;
+        self.write_status(&r, ns, &o.name, &obj, &key, &selected).await;
+        retry
     }
 
-    fn policies(&self, namespace: &str) -> Vec<Value> {
-        let mut ps = self
-            .store
-            .list(Gvr::new(POLICY_GROUP, "v1alpha1", "clusterpropagationpolicies"), None);
-        if !namespace.is_empty() {
-            ps.extend(self.store.list(
-                Gvr::new(POLICY_GROUP, "v1alpha1", "propagationpolicies"),
-                Some(namespace),
-            ));
+    /// Clusters that hold (or may hold) a copy: known in memory, or recorded in the
+    /// Placement by an earlier run of the federation.
+    fn known_clusters(&self, r: &ResourceDesc, obj: &Value, key: &str) -> Vec<String> {
+        let seeded = self.objects.lock().get(key).is_some_and(|s| s.seeded);
+        let recorded: Vec<String> = if seeded {
+            Vec::new()
+        } else {
+            let (pns, pname) = placement_key(r, obj);
+            self.store
+                .get(PLACEMENTS, Some(&pns), &pname)
+                .and_then(|p| p.pointer("/status/clusters").and_then(|c| c.as_array()).cloned())
+                .unwrap_or_default()
+                .iter()
+                // Only clusters where a copy was made: a Conflict names someone else's object.
+                .filter(|c| matches!(str_at(c, "/state"), "Applied" | "Ready" | "Drifted"))
+                .map(|c| str_at(c, "/name").to_string())
+                .filter(|c| !c.is_empty())
+                .collect()
+        };
+        let mut objects = self.objects.lock();
+        let st = objects.entry(key.to_string()).or_default();
+        st.seeded = true;
+        for c in recorded {
+            st.clusters.entry(c).or_default();
         }
-        ps
+        st.clusters.keys().cloned().collect()
     }
 
-    fn override_policies(&self, namespace: &str, okey: &ObjectKey<'_>) -> Vec<Value> {
-        let mut ps = self
-            .store
-            .list(Gvr::new(POLICY_GROUP, "v1alpha1", "clusteroverridepolicies"), None);
-        if !namespace.is_empty() {
-            ps.extend(
-                self.store
-                    .list(Gvr::new(POLICY_GROUP, "v1alpha1", "overridepolicies"), Some(namespace)),
-            );
+    fn copies_left(&self, key: &str) -> usize {
+        self.objects.lock().get(key).map_or(0, |s| s.clusters.len())
+    }
+
+    fn dep_held(&self, cluster: &str, key: &str) -> bool {
+        self.dep_owners
+            .lock()
+            .get(&(cluster.to_string(), key.to_string()))
+            .is_some_and(|o| !o.is_empty())
+    }
+
+    /// The federated object is gone: remove whatever copies of it members still have
+    /// (e.g. seen by an informer after a restart).
+    async fn remove_everywhere(&self, r: &ResourceDesc, o: &ObjRef, key: &str) -> bool {
+        let clusters: Vec<String> = self
+            .objects
+            .lock()
+            .get(key)
+            .map(|s| s.clusters.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut retry = false;
+        for c in clusters.iter().filter(|c| !self.dep_held(c, key)) {
+            retry |= !self.remove_copy(c, r, &o.namespace, &o.name, key).await;
         }
-        ps.retain(|p| policy_selects(p, okey));
-        // Cluster-wide first, then namespaced, each by name: later rules win.
-        ps.sort_by_key(|p| {
-            (
-                p.pointer("/metadata/namespace").is_some(),
-                p.pointer("/metadata/name")
-                    .and_then(|n| n.as_str())
-                    .unwrap_or("")
-                    .to_string(),
-            )
-        });
-        ps
+        if !retry {
+            let mut objects = self.objects.lock();
+            if objects.get(key).is_some_and(|s| s.clusters.is_empty()) {
+                objects.remove(key);
+            }
+        }
+        retry
     }
 
     /// Renders and applies one object to one cluster when what it would send changed.
@@ -500,13 +642,14 @@ impl Controller {
         obj: &Value,
         key: &str,
         overrides: &[Value],
-        cluster_labels: &serde_json::Map<String, Value>,
-        generation: i64,
-        report_only: bool,
+        cluster_labels: Option<&serde_json::Map<String, Value>>,
+        mode: Mode,
+        snap: &Snapshot,
     ) -> Value {
         let mut rendered = strip(obj, &self.opts.federation);
         rendered["metadata"]["annotations"][SOURCE_ANNOTATION] = json!(key);
-        if self.scaled_by_hpa(obj) {
+        let (ns, name) = (str_at(obj, "/metadata/namespace"), str_at(obj, "/metadata/name"));
+        if snap.scaled_by_hpa(ns, &r.kind, name) {
             // Replicas belong to the members' autoscalers: never send them, so what the
             // member HPA sets is kept (server-side apply leaves unsent fields alone).
             if let Some(spec) = rendered.get_mut("spec").and_then(|s| s.as_object_mut()) {
@@ -514,31 +657,64 @@ impl Controller {
             }
         }
         let refs: Vec<&Value> = overrides.iter().collect();
-        if let Err(e) = apply_overrides(&mut rendered, &refs, cluster, cluster_labels) {
-            return json!({"name": cluster, "state": "Failed", "reason": "OverrideFailed", "message": e});
+        let empty = serde_json::Map::new();
+        if let Err(e) = apply_overrides(&mut rendered, &refs, cluster, cluster_labels.unwrap_or(&empty)) {
+            return state(cluster, "Failed", "OverrideFailed", &e);
         }
         let hash = content_hash(&rendered);
-        let akey = (cluster.to_string(), key.to_string());
-        let unchanged = self.applied.lock().get(&akey).is_some_and(|a| a.hash == hash);
+        let (unchanged, in_sync, known) = {
+            let objects = self.objects.lock();
+            let cc = objects.get(key).and_then(|s| s.clusters.get(cluster));
+            let applied = cc.and_then(|c| c.applied.as_ref());
+            let copy = cc.and_then(|c| c.copy.as_ref());
+            (
+                applied.is_some_and(|a| a.hash == hash),
+                copy.is_none_or(|c| contains(c, &rendered)),
+                applied.is_some() || copy.is_some(),
+            )
+        };
+        let member = self
+            .members
+            .lock()
+            .get(cluster)
+            .map(|m| (m.client.clone(), m.permits.clone(), m.namespaces.contains(ns)));
+        let Some((client, permits, ns_known)) = member else {
+            return state(
+                cluster,
+                "Pending",
+                "ClusterUnavailable",
+                "no client for this member yet",
+            );
+        };
+        self.ensure_watch(cluster, r);
         // A member copy that no longer holds what we applied has drifted: apply again
         // (server-side apply restores only the fields we own), unless the policy only reports.
-        let in_sync = self
-            .copies
-            .lock()
-            .get(&akey)
-            .is_none_or(|copy| contains(copy, &rendered));
-        if unchanged && (in_sync || report_only) {
+        if unchanged && (in_sync || mode.report_only) {
             return self.copy_state(cluster, key);
         }
-        let Some(client) = self.members.lock().get(cluster).map(|m| m.client.clone()) else {
-            return json!({"name": cluster, "state": "Pending", "reason": "ClusterUnavailable", "message": "no client for this member yet"});
+        let (Ok(_member_permit), Ok(_permit)) = (permits.acquire().await, self.requests.acquire().await) else {
+            return state(cluster, "Pending", "ClusterUnavailable", "shutting down");
         };
-        let ns = obj
-            .pointer("/metadata/namespace")
-            .and_then(|n| n.as_str())
-            .unwrap_or("")
-            .to_string();
-        if r.namespaced && !ns.is_empty() {
+        let timeout = self.opts.member_timeout;
+        if !known && !mode.overwrite {
+            match members::get(&client, r, ns, name, timeout).await {
+                Ok(Some(existing))
+                    if str_at(
+                        &existing,
+                        &format!("/metadata/labels/{}", ORIGIN_LABEL.replace('/', "~1")),
+                    ) != self.opts.federation =>
+                {
+                    let msg = format!(
+                        "a {} {name} not created by this federation already exists in cluster {cluster}; set conflictResolution: Overwrite in the policy to take it over",
+                        r.kind
+                    );
+                    return state(cluster, "Failed", "Conflict", &msg);
+                }
+                Ok(_) => {}
+                Err(e) => return state(cluster, "Failed", "ApplyFailed", &e.to_string()),
+            }
+        }
+        if r.namespaced && !ns.is_empty() && !ns_known {
             let ns_res = ResourceDesc {
                 group: String::new(),
                 version: "v1".into(),
@@ -547,61 +723,65 @@ impl Controller {
                 namespaced: false,
             };
             let ns_obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-            let _ = ssa(&client, &ns_res, "", &ns, &ns_obj, self.opts.member_timeout).await;
+            if members::ssa(&client, &ns_res, "", ns, &ns_obj, timeout).await.is_ok()
+                && let Some(m) = self.members.lock().get_mut(cluster)
+            {
+                m.namespaces.insert(ns.to_string());
+            }
         }
-        let name = obj.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or("");
-        match ssa(&client, r, &ns, name, &rendered, self.opts.member_timeout).await {
-            Ok(copy) => {
-                self.copies.lock().insert(akey.clone(), copy);
-                self.applied.lock().insert(
-                    akey,
-                    Applied {
+        match members::ssa(&client, r, ns, name, &rendered, timeout).await {
+            Ok(mut copy) => {
+                if let Some(m) = copy.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+                    m.remove("managedFields");
+                }
+                let generation = obj
+                    .pointer("/metadata/generation")
+                    .and_then(|g| g.as_i64())
+                    .unwrap_or(0);
+                {
+                    let mut objects = self.objects.lock();
+                    let cc = objects
+                        .entry(key.to_string())
+                        .or_default()
+                        .clusters
+                        .entry(cluster.to_string())
+                        .or_default();
+                    if !is_older(&copy, cc.copy.as_ref()) {
+                        cc.copy = Some(copy);
+                    }
+                    cc.applied = Some(Applied {
                         hash,
                         rendered,
                         generation,
-                    },
-                );
-                self.ensure_watch(cluster, r);
+                    });
+                }
                 self.copy_state(cluster, key)
             }
-            Err(e) => json!({"name": cluster, "state": "Failed", "reason": "ApplyFailed", "message": e}),
+            Err(e) => {
+                if e.is_not_found()
+                    && let Some(m) = self.members.lock().get_mut(cluster)
+                {
+                    // Perhaps someone deleted the namespace in the member: create it again.
+                    m.namespaces.remove(ns);
+                }
+                state(cluster, "Failed", "ApplyFailed", &e.to_string())
+            }
         }
-    }
-
-    /// Whether a HorizontalPodAutoscaler in the federation scales this object.
-    fn scaled_by_hpa(&self, obj: &Value) -> bool {
-        let ns = obj
-            .pointer("/metadata/namespace")
-            .and_then(|n| n.as_str())
-            .unwrap_or("");
-        let (Some(kind), Some(name)) = (obj.get("kind"), obj.pointer("/metadata/name")) else {
-            return false;
-        };
-        if ns.is_empty() {
-            return false;
-        }
-        self.store
-            .list(Gvr::new("autoscaling", "v2", "horizontalpodautoscalers"), Some(ns))
-            .iter()
-            .any(|h| {
-                h.pointer("/spec/scaleTargetRef/kind") == Some(kind)
-                    && h.pointer("/spec/scaleTargetRef/name") == Some(name)
-            })
     }
 
     fn copy_state(&self, cluster: &str, key: &str) -> Value {
-        let akey = (cluster.to_string(), key.to_string());
-        let applied = self.applied.lock();
-        let copies = self.copies.lock();
-        let generation = applied.get(&akey).map(|a| a.generation).unwrap_or(0);
-        let drifted = match (copies.get(&akey), applied.get(&akey)) {
+        let objects = self.objects.lock();
+        let cc = objects.get(key).and_then(|s| s.clusters.get(cluster));
+        let applied = cc.and_then(|c| c.applied.as_ref());
+        let copy = cc.and_then(|c| c.copy.as_ref());
+        let generation = applied.map(|a| a.generation).unwrap_or(0);
+        let drifted = match (copy, applied) {
             (Some(copy), Some(a)) => !contains(copy, &a.rendered),
             _ => false,
         };
-        let ready = copies.get(&akey).is_some_and(is_ready);
         let state = if drifted {
             "Drifted"
-        } else if ready {
+        } else if copy.is_some_and(is_ready) {
             "Ready"
         } else {
             "Applied"
@@ -609,84 +789,51 @@ impl Controller {
         json!({"name": cluster, "state": state, "appliedGeneration": generation})
     }
 
-    /// Starts an informer on a member for a resource, once.
+    /// Starts an informer on a member for a resource, once per member connection.
     fn ensure_watch(&self, cluster: &str, r: &ResourceDesc) {
         let mut members = self.members.lock();
         let Some(member) = members.get_mut(cluster) else { return };
-        let wkey = format!("{}/{}", r.group, r.plural);
-        if !member.watched.insert(wkey) {
+        if !member.watched.insert(format!("{}/{}", r.group, r.plural)) {
             return;
         }
-        let ar = api_resource(r);
-        let api: Api<DynamicObject> = Api::all_with(member.client.clone(), &ar);
-        let tx = self.member_tx.clone();
-        let cluster = cluster.to_string();
-        let cfg = kube::runtime::watcher::Config::default().labels(ORIGIN_LABEL);
-        tokio::spawn(async move {
-            let mut stream = kube::runtime::watcher(api, cfg).boxed();
-            while let Some(ev) = stream.next().await {
-                use kube::runtime::watcher::Event;
-                let (obj, deleted) = match ev {
-                    Ok(Event::Apply(o) | Event::InitApply(o)) => (o, false),
-                    Ok(Event::Delete(o)) => (o, true),
-                    Ok(_) => continue,
-                    Err(e) => {
-                        tracing::debug!(%cluster, error = %e, "member watch error");
-                        continue;
-                    }
-                };
-                let Some(source) = obj
-                    .metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get(SOURCE_ANNOTATION))
-                    .cloned()
-                else {
-                    continue;
-                };
-                let copy = if deleted { None } else { serde_json::to_value(&obj).ok() };
-                if tx
-                    .send(MemberEvent {
-                        cluster: cluster.clone(),
-                        source,
-                        copy,
-                    })
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        });
+        members::spawn_informer(
+            member.client.clone(),
+            r,
+            cluster.to_string(),
+            format!("{ORIGIN_LABEL}={}", self.opts.federation),
+            self.member_tx.clone(),
+            member.stop.subscribe(),
+        );
     }
 
-    async fn remove_copy(&self, cluster: &str, r: &ResourceDesc, ns: &str, name: &str, key: &str) {
-        let akey = (cluster.to_string(), key.to_string());
+    /// Removes one member copy; false when the member could not be reached (retry later).
+    async fn remove_copy(&self, cluster: &str, r: &ResourceDesc, ns: &str, name: &str, key: &str) -> bool {
         let client = self.members.lock().get(cluster).map(|m| m.client.clone());
-        if let Some(client) = client {
-            let api = dyn_api(&client, r, ns);
-            match tokio::time::timeout(self.opts.member_timeout, api.delete(name, &DeleteParams::background())).await {
-                Ok(Ok(_)) | Ok(Err(kube::Error::Api(_))) => {}
-                Ok(Err(e)) => {
+        let joined = self.snapshot().clusters.contains_key(cluster);
+        match client {
+            Some(client) => {
+                if let Err(e) = members::delete(&client, r, ns, name, self.opts.member_timeout).await {
                     tracing::warn!(%cluster, error = %e, "could not remove member copy");
-                    return;
+                    return false;
                 }
-                Err(_) => return,
             }
+            // Joined but not connected yet: wait for the connection.
+            None if joined => return false,
+            // The cluster left the federation: its copies stay (unjoin removes them on request).
+            None => {}
         }
-        self.applied.lock().remove(&akey);
-        self.copies.lock().remove(&akey);
-    }
-
-    fn forget(&self, key: &str) {
-        self.applied.lock().retain(|(_, k), _| k != key);
-        self.copies.lock().retain(|(_, k), _| k != key);
+        let mut objects = self.objects.lock();
+        if let Some(s) = objects.get_mut(key) {
+            s.clusters.remove(cluster);
+        }
+        true
     }
 
     async fn add_finalizer(&self, r: &ResourceDesc, ns: Option<&str>, name: &str) {
         let _ = self
             .store
             .modify(
-                Self::gvr(r),
+                gvr(r),
                 ns,
                 name,
                 Box::new(|old| {
@@ -710,7 +857,7 @@ impl Controller {
         let _ = self
             .store
             .modify(
-                Self::gvr(r),
+                gvr(r),
                 ns,
                 name,
                 Box::new(|old| {
@@ -726,20 +873,16 @@ impl Controller {
 
     /// ConfigMaps, Secrets, ServiceAccounts and PVCs a workload's pod template references
     /// follow it to the same clusters; a dependency copy goes away when no workload there
-    /// needs it any more (and no policy selects it there itself).
-    async fn sync_deps(&self, owner: &str, obj: &Value, ns: &str, selected: &[String], clusters: &[ClusterFacts]) {
+    /// needs it any more (and no policy selects it there itself). True when a member failed.
+    async fn sync_deps(&self, owner: &str, obj: &Value, ns: &str, selected: &[String], snap: &Snapshot) -> bool {
         let mut wanted: HashSet<(String, String)> = HashSet::new();
+        let mut retry = false;
         for (plural, name) in dependencies(obj) {
-            let Some(i) = self.res_index("", plural) else { continue };
-            let r = self.resources[i].clone();
-            let Some(dep) = self.store.get(Self::gvr(&r), Some(ns), &name) else {
+            let Some(r) = self.resource("", plural) else { continue };
+            let Some(dep) = self.store.get(gvr(&r), Some(ns), &name) else {
                 continue;
             };
             let key = object_key(&r, ns, &name);
-            let generation = dep
-                .pointer("/metadata/generation")
-                .and_then(|g| g.as_i64())
-                .unwrap_or(0);
             for c in selected {
                 wanted.insert((c.clone(), key.clone()));
                 self.dep_owners
@@ -747,14 +890,21 @@ impl Controller {
                     .entry((c.clone(), key.clone()))
                     .or_default()
                     .insert(owner.to_string());
-                let labels = clusters
-                    .iter()
-                    .find(|f| &f.name == c)
-                    .map(|f| f.labels.clone())
-                    .unwrap_or_default();
-                self.propagate_to(c, &r, &dep, &key, &[], &labels, generation, false)
-                    .await;
             }
+            let mode = Mode {
+                report_only: false,
+                overwrite: false,
+            };
+            let (rr, depr, keyr) = (&r, &dep, &key);
+            let states: Vec<Value> = futures::stream::iter(selected.to_vec())
+                .map(|c| async move {
+                    let labels = snap.clusters.get(&c).map(|e| &e.facts.labels);
+                    self.propagate_to(&c, rr, depr, keyr, &[], labels, mode, snap).await
+                })
+                .buffered(FANOUT)
+                .collect()
+                .await;
+            retry |= states.iter().any(|s| s["state"] == "Failed" || s["state"] == "Pending");
         }
         let released: Vec<(String, String)> = {
             let mut map = self.dep_owners.lock();
@@ -768,21 +918,70 @@ impl Controller {
             out
         };
         for (cluster, key) in released {
-            if let Some(dep) = self.parse_source(&key) {
-                // Its own reconcile removes it unless a policy keeps it in that cluster.
-                let r = self.resources[dep.res].clone();
-                let ns = (!dep.namespace.is_empty()).then_some(dep.namespace.as_str());
-                let selected_itself = self.store.get(Self::gvr(&r), ns, &dep.name).is_some_and(|d| {
-                    let labels = d.pointer("/metadata/labels").and_then(|l| l.as_object()).cloned();
-                    let api_version = r.api_version();
-                    let k = object_key_of(&r, &api_version, &dep.namespace, &dep.name, labels.as_ref());
-                    pick_policy(&self.policies(&dep.namespace), &k)
-                        .is_some_and(|p| select_clusters(p, clusters).contains(&cluster))
-                });
-                if !selected_itself {
-                    self.remove_copy(&cluster, &r, &dep.namespace, &dep.name, &key).await;
-                }
+            let Some(dep) = parse_source(&key) else { continue };
+            let Some(r) = self.resource(&dep.group, &dep.plural) else {
+                continue;
+            };
+            // Its own reconcile removes it unless a policy keeps it in that cluster.
+            let ns = (!dep.namespace.is_empty()).then_some(dep.namespace.as_str());
+            let selected_itself = self.store.get(gvr(&r), ns, &dep.name).is_some_and(|d| {
+                let labels = d.pointer("/metadata/labels").and_then(|l| l.as_object()).cloned();
+                let api_version = r.api_version();
+                let k = object_key_of(&r, &api_version, &dep.namespace, &dep.name, labels.as_ref());
+                snap.policy_for(&k)
+                    .is_some_and(|p| select_clusters(p, snap.clusters.values().map(|e| &e.facts)).contains(&cluster))
+            });
+            if !selected_itself {
+                retry |= !self.remove_copy(&cluster, &r, &dep.namespace, &dep.name, &key).await;
             }
+        }
+        retry
+    }
+
+    /// Records a Warning Event on the federated object when a cluster starts failing (a
+    /// failure that repeats is not reported again).
+    async fn report_failures(&self, r: &ResourceDesc, obj: &Value, key: &str, states: &[Value]) {
+        let fresh: Vec<&Value> = {
+            let mut objects = self.objects.lock();
+            let st = objects.entry(key.to_string()).or_default();
+            let fresh = states
+                .iter()
+                .filter(|s| s["state"] == "Failed")
+                .filter(|s| st.failures.get(str_at(s, "/name")).map(String::as_str) != Some(str_at(s, "/reason")))
+                .collect();
+            st.failures = states
+                .iter()
+                .filter(|s| s["state"] == "Failed")
+                .map(|s| (str_at(s, "/name").to_string(), str_at(s, "/reason").to_string()))
+                .collect();
+            fresh
+        };
+        for s in fresh {
+            let message = format!("cluster {}: {}", str_at(s, "/name"), str_at(s, "/message"));
+            self.event(r, obj, "Warning", str_at(s, "/reason"), &message).await;
+        }
+    }
+
+    async fn event(&self, r: &ResourceDesc, obj: &Value, type_: &str, reason: &str, message: &str) {
+        let ns = match str_at(obj, "/metadata/namespace") {
+            "" => "default",
+            ns => ns,
+        };
+        let now = jiff::Timestamp::now();
+        let name = format!("{}.{:x}", str_at(obj, "/metadata/name"), now.as_nanosecond());
+        let ts = now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let ev = json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": ns},
+            "involvedObject": {"apiVersion": r.api_version(), "kind": r.kind, "namespace": str_at(obj, "/metadata/namespace"),
+                               "name": str_at(obj, "/metadata/name"), "uid": str_at(obj, "/metadata/uid")},
+            "reason": reason, "message": message, "type": type_,
+            "source": {"component": "ubernetes-propagation-controller"},
+            "reportingComponent": "ubernetes-propagation-controller",
+            "firstTimestamp": ts, "lastTimestamp": ts, "count": 1,
+        });
+        if let Err(e) = self.store.create(Gvr::new("", "v1", "events"), ev, FIELD_MANAGER).await {
+            tracing::debug!(error = %e.message, "could not record an Event");
         }
     }
 
@@ -794,49 +993,41 @@ impl Controller {
         selected: &[String],
         states: &[Value],
     ) {
-        let ns = match obj.pointer("/metadata/namespace").and_then(|n| n.as_str()) {
-            Some(n) if !n.is_empty() => n.to_string(),
-            _ => "ubernetes-system".to_string(),
-        };
-        let name = placement_name(r, obj);
+        let (ns, name) = placement_key(r, obj);
         let ready = states.iter().filter(|s| s["state"] == "Ready").count();
         let summary = format!("{ready}/{} ready: {}", selected.len(), selected.join(","));
         let spec = json!({
-            "resource": {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "namespace": obj.pointer("/metadata/namespace").cloned().unwrap_or(json!("")),
-                         "name": obj.pointer("/metadata/name").cloned().unwrap_or(json!("")), "uid": obj.pointer("/metadata/uid").cloned().unwrap_or(json!(""))},
-            "policy": {"kind": policy["kind"], "namespace": policy.pointer("/metadata/namespace").cloned().unwrap_or(json!("")), "name": policy.pointer("/metadata/name").cloned().unwrap_or(json!(""))},
+            "resource": {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "namespace": str_at(obj, "/metadata/namespace"),
+                         "name": str_at(obj, "/metadata/name"), "uid": str_at(obj, "/metadata/uid")},
+            "policy": {"kind": policy["kind"], "namespace": str_at(policy, "/metadata/namespace"), "name": str_at(policy, "/metadata/name")},
             "clusters": selected.iter().map(|c| json!({"name": c})).collect::<Vec<_>>(),
         });
         let status = json!({"summary": summary, "renderedGeneration": obj.pointer("/metadata/generation").cloned().unwrap_or(json!(0)), "clusters": states});
-        let gvr = Gvr::new(POLICY_GROUP, "v1alpha1", "placements");
-        if self.store.get(gvr, Some(&ns), &name).is_none() {
-            let placement = json!({"apiVersion": "policy.ubernetes.io/v1alpha1", "kind": "Placement",
-                "metadata": {"name": name, "namespace": ns}, "spec": spec, "status": status});
-            self.ensure_namespace(&ns).await;
-            let _ = self.store.create(gvr, placement, FIELD_MANAGER).await;
+        match self.store.get(PLACEMENTS, Some(&ns), &name) {
+            None => {
+                let placement = json!({"apiVersion": "policy.ubernetes.io/v1alpha1", "kind": "Placement",
+                    "metadata": {"name": name, "namespace": ns}, "spec": spec, "status": status});
+                self.ensure_namespace(&ns).await;
+                let _ = self.store.create(PLACEMENTS, placement, FIELD_MANAGER).await;
+            }
+            Some(old) if old.get("spec") == Some(&spec) && old.get("status") == Some(&status) => {}
+            Some(_) => {
+                let _ = self
+                    .store
+                    .modify(
+                        PLACEMENTS,
+                        Some(&ns),
+                        &name,
+                        Box::new(move |old| {
+                            let mut new = old.clone();
+                            new["spec"] = spec.clone();
+                            new["status"] = status.clone();
+                            (new != *old).then_some(new)
+                        }),
+                    )
+                    .await;
+            }
         }
-        let _ = self
-            .store
-            .modify(
-                gvr,
-                Some(&ns),
-                &name,
-                Box::new(move |old| {
-                    let mut new = old.clone();
-                    new["spec"] = spec.clone();
-                    let mut st = status.clone();
-                    // Keep transition-free fields stable so unchanged placements cause no writes.
-                    if old.pointer("/status") == Some(&st) {
-                        return None;
-                    }
-                    if let Some(o) = st.as_object_mut() {
-                        o.retain(|_, v| !v.is_null());
-                    }
-                    new["status"] = st;
-                    (new != *old).then_some(new)
-                }),
-            )
-            .await;
     }
 
     async fn ensure_namespace(&self, ns: &str) {
@@ -849,69 +1040,33 @@ impl Controller {
         }
     }
 
-    async fn delete_placement(&self, r: &ResourceDesc, ns: &str, name: &str) {
-        let pns = if ns.is_empty() { "ubernetes-system" } else { ns };
-        let pname = format!("{}-{name}", r.kind.to_ascii_lowercase());
-        let gvr = Gvr::new(POLICY_GROUP, "v1alpha1", "placements");
-        if self.store.get(gvr, Some(pns), &pname).is_some() {
-            let _ = self.store.delete(gvr, Some(pns), &pname).await;
+    async fn delete_placement(&self, r: &ResourceDesc, obj: &Value) {
+        let (ns, name) = placement_key(r, obj);
+        if self.store.get(PLACEMENTS, Some(&ns), &name).is_some() {
+            let _ = self.store.delete(PLACEMENTS, Some(&ns), &name).await;
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn write_status(
-        &self,
-        r: &ResourceDesc,
-        ns: Option<&str>,
-        name: &str,
-        obj: &Value,
-        key: &str,
-        selected: &[String],
-        generation: i64,
-    ) {
-        let copies: Vec<Option<Value>> = {
-            let map = self.copies.lock();
-            selected
-                .iter()
-                .map(|c| map.get(&(c.clone(), key.to_string())).cloned())
-                .collect()
-        };
-        let current = {
-            let map = self.applied.lock();
-            selected.iter().all(|c| {
-                map.get(&(c.clone(), key.to_string()))
-                    .is_some_and(|a| a.generation == generation)
-            })
-        };
+    /// An object no policy selects stays in the federation only; kinds with a status say so
+    /// in a `Propagated=False` condition.
+    async fn report_unselected(&self, r: &ResourceDesc, ns: Option<&str>, name: &str, obj: &Value) {
         let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let Some(mut status) = aggregate(&r.kind, obj, &copies, current, &now) else {
+        if aggregate(&r.kind, obj, &[], false, &now).is_none() {
             return;
-        };
-        // Keep condition times stable while nothing changes, so status writes settle.
-        if let (Some(old), Some(new)) = (
-            obj.pointer("/status/conditions").and_then(|c| c.as_array()),
-            status.get_mut("conditions").and_then(|c| c.as_array_mut()),
-        ) {
-            for n in new.iter_mut() {
-                if let Some(o) = old
-                    .iter()
-                    .find(|o| o["type"] == n["type"] && o["status"] == n["status"] && o["reason"] == n["reason"])
-                {
-                    for t in ["lastUpdateTime", "lastTransitionTime", "lastProbeTime"] {
-                        if let Some(v) = o.get(t) {
-                            n[t] = v.clone();
-                        }
-                    }
-                }
-            }
         }
+        let condition = unselected_condition(obj, &now);
+        let status = json!({"conditions": [condition]});
         if obj.get("status") == Some(&status) {
             return;
         }
+        self.write_status_value(r, ns, name, status).await;
+    }
+
+    async fn write_status_value(&self, r: &ResourceDesc, ns: Option<&str>, name: &str, status: Value) {
         let _ = self
             .store
             .modify(
-                Self::gvr(r),
+                gvr(r),
                 ns,
                 name,
                 Box::new(move |old| {
@@ -922,14 +1077,119 @@ impl Controller {
             )
             .await;
     }
+
+    async fn write_status(
+        &self,
+        r: &ResourceDesc,
+        ns: Option<&str>,
+        name: &str,
+        obj: &Value,
+        key: &str,
+        selected: &[String],
+    ) {
+        let generation = obj
+            .pointer("/metadata/generation")
+            .and_then(|g| g.as_i64())
+            .unwrap_or(0);
+        let (copies, current) = {
+            let objects = self.objects.lock();
+            let st = objects.get(key);
+            let cc = |c: &String| st.and_then(|s| s.clusters.get(c));
+            let copies: Vec<Option<Value>> = selected.iter().map(|c| cc(c).and_then(|c| c.copy.clone())).collect();
+            let current = selected.iter().all(|c| {
+                cc(c)
+                    .and_then(|c| c.applied.as_ref())
+                    .is_some_and(|a| a.generation == generation)
+            });
+            (copies, current)
+        };
+        let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let Some(mut status) = aggregate(&r.kind, obj, &copies, current, &now) else {
+            return;
+        };
+        keep_condition_times(obj, &mut status);
+        if obj.get("status") == Some(&status) {
+            return;
+        }
+        self.write_status_value(r, ns, name, status).await;
+    }
 }
 
-fn placement_name(r: &ResourceDesc, obj: &Value) -> String {
-    format!(
-        "{}-{}",
-        r.kind.to_ascii_lowercase(),
-        obj.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or("")
+/// Keeps condition times stable while nothing changes, so status writes settle.
+fn keep_condition_times(obj: &Value, status: &mut Value) {
+    let (Some(old), Some(new)) = (
+        obj.pointer("/status/conditions").and_then(|c| c.as_array()),
+        status.get_mut("conditions").and_then(|c| c.as_array_mut()),
+    ) else {
+        return;
+    };
+    for n in new.iter_mut() {
+        if let Some(o) = old
+            .iter()
+            .find(|o| o["type"] == n["type"] && o["status"] == n["status"] && o["reason"] == n["reason"])
+        {
+            for t in ["lastUpdateTime", "lastTransitionTime", "lastProbeTime"] {
+                if let Some(v) = o.get(t) {
+                    n[t] = v.clone();
+                }
+            }
+        }
+    }
+}
+
+/// The condition of an object that no policy selects.
+fn unselected_condition(obj: &Value, now: &str) -> Value {
+    let since = obj
+        .pointer("/status/conditions")
+        .and_then(|c| c.as_array())
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c["type"] == "Propagated" && c["status"] == "False" && c["reason"] == "NoPolicy")
+        })
+        .and_then(|c| c.get("lastTransitionTime"))
+        .and_then(|t| t.as_str())
+        .unwrap_or(now)
+        .to_string();
+    json!({
+        "type": "Propagated", "status": "False", "reason": "NoPolicy",
+        "message": "no PropagationPolicy or ClusterPropagationPolicy selects this object; it exists in the federation only",
+        "lastTransitionTime": since, "lastUpdateTime": since,
+    })
+}
+
+fn parse_source(source: &str) -> Option<ObjRef> {
+    let mut parts = source.splitn(4, '/');
+    let (g, p, ns, n) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    Some(ObjRef {
+        group: g.to_string(),
+        plural: p.to_string(),
+        namespace: ns.to_string(),
+        name: n.to_string(),
+    })
+}
+
+/// Namespace and name of an object's Placement (cluster-scoped objects' go to
+/// `ubernetes-system`).
+fn placement_key(r: &ResourceDesc, obj: &Value) -> (String, String) {
+    let ns = match str_at(obj, "/metadata/namespace") {
+        "" => CREDENTIALS_NAMESPACE.to_string(),
+        n => n.to_string(),
+    };
+    (
+        ns,
+        format!("{}-{}", r.kind.to_ascii_lowercase(), str_at(obj, "/metadata/name")),
     )
+}
+
+/// Whether `new` is an older version of the copy than `known` (an apply response can arrive
+/// after the informer delivered a later change, and the other way round). Resource versions
+/// are compared as numbers when both are numbers, as every Kubernetes store issues them.
+fn is_older(new: &Value, known: Option<&Value>) -> bool {
+    let rv = |v: &Value| str_at(v, "/metadata/resourceVersion").parse::<u64>().ok();
+    match (rv(new), known.and_then(rv)) {
+        (Some(n), Some(k)) => n < k,
+        _ => false,
+    }
 }
 
 /// Whether every field of `want` has the same value in `have` (fields the federation does
@@ -1007,58 +1267,6 @@ pub fn dependencies(obj: &Value) -> Vec<(&'static str, String)> {
     out
 }
 
-/// Server-side apply of `obj` to a member; returns the member's copy.
-async fn ssa(
-    client: &kube::Client,
-    r: &ResourceDesc,
-    ns: &str,
-    name: &str,
-    obj: &Value,
-    timeout: Duration,
-) -> Result<Value, String> {
-    let api = dyn_api(client, r, ns);
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    match tokio::time::timeout(timeout, api.patch(name, &params, &Patch::Apply(obj))).await {
-        Ok(Ok(o)) => serde_json::to_value(o).map_err(|e| e.to_string()),
-        Ok(Err(kube::Error::Api(s))) => Err(format!("{} ({})", s.message, s.code)),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("timed out".to_string()),
-    }
-}
-
-/// A client for a member from its credentials Secret (`data.kubeconfig`).
-async fn client_from_secret(secret: &Value, timeout: Duration) -> Result<kube::Client, String> {
-    let b64 = secret
-        .pointer("/data/kubeconfig")
-        .and_then(|v| v.as_str())
-        .ok_or("the Secret has no kubeconfig key")?;
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| "the kubeconfig is not base64".to_string())?;
-    let text = String::from_utf8(raw).map_err(|_| "the kubeconfig is not UTF-8".to_string())?;
-    let kc = kube::config::Kubeconfig::from_yaml(&text).map_err(|_| "the kubeconfig is not valid".to_string())?;
-    // Whoever can write this Secret must not be able to make the federation run a command
-    // or read its files: plugins and file references are refused.
-    let unsafe_auth = kc.auth_infos.iter().filter_map(|a| a.auth_info.as_ref()).any(|i| {
-        i.exec.is_some()
-            || i.auth_provider.is_some()
-            || i.token_file.is_some()
-            || i.client_certificate.is_some()
-            || i.client_key.is_some()
-    });
-    if unsafe_auth {
-        return Err(
-            "the kubeconfig uses an exec/auth-provider plugin or file references, which are refused".to_string(),
-        );
-    }
-    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .map_err(|e| format!("unusable kubeconfig: {e}"))?;
-    cfg.read_timeout = Some(timeout.max(Duration::from_secs(300)));
-    cfg.connect_timeout = Some(timeout);
-    kube::Client::try_from(cfg).map_err(|e| format!("cannot build a client: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1086,5 +1294,44 @@ mod tests {
         assert!(deps.contains(&("secrets", "sec".into())));
         assert!(deps.contains(&("serviceaccounts", "sa".into())));
         assert_eq!(deps.iter().filter(|d| d.1 == "sec").count(), 1);
+    }
+
+    #[test]
+    fn older_copies_do_not_replace_newer_ones() {
+        let v = |rv: &str| json!({"metadata": {"resourceVersion": rv}});
+        assert!(is_older(&v("9"), Some(&v("10"))));
+        assert!(!is_older(&v("10"), Some(&v("10"))));
+        assert!(!is_older(&v("11"), Some(&v("10"))));
+        assert!(!is_older(&v("11"), None));
+        assert!(!is_older(&v("opaque"), Some(&v("10"))));
+    }
+
+    #[test]
+    fn sources_round_trip() {
+        let o = parse_source("apps/deployments/default/web");
+        assert_eq!(
+            o,
+            Some(ObjRef {
+                group: "apps".into(),
+                plural: "deployments".into(),
+                namespace: "default".into(),
+                name: "web".into()
+            })
+        );
+        assert_eq!(
+            parse_source("/configmaps//cm").map(|o| o.plural),
+            Some("configmaps".into())
+        );
+        assert_eq!(parse_source("garbage"), None);
+    }
+
+    #[test]
+    fn the_unselected_condition_keeps_its_transition_time() {
+        let fresh = unselected_condition(&json!({}), "2026-11-21T10:00:00Z");
+        assert_eq!(fresh["lastTransitionTime"], "2026-11-21T10:00:00Z");
+        let obj = json!({"status": {"conditions": [fresh]}});
+        let later = unselected_condition(&obj, "2026-11-21T11:00:00Z");
+        assert_eq!(later["lastTransitionTime"], "2026-11-21T10:00:00Z");
+        assert_eq!(later["reason"], "NoPolicy");
     }
 }

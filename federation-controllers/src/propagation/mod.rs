@@ -4,8 +4,11 @@
 //! object, the policy or the cluster goes away.
 
 pub mod controller;
+pub mod members;
 pub mod policy;
+pub mod queue;
 pub mod render;
+pub mod snapshot;
 pub mod status;
 
 pub use controller::{PropagationOptions, run};

@@ -77,8 +77,8 @@ pub fn policy_selects(policy: &Value, obj: &ObjectKey<'_>) -> bool {
 
 /// The policy that governs an object: highest `priority`; a namespaced policy beats a
 /// cluster-wide one of equal priority; then by name, so the choice is stable.
-pub fn pick_policy<'a>(policies: &'a [Value], obj: &ObjectKey<'_>) -> Option<&'a Value> {
-    policies.iter().filter(|p| policy_selects(p, obj)).max_by(|a, b| {
+pub fn pick_policy<'a>(policies: impl IntoIterator<Item = &'a Value>, obj: &ObjectKey<'_>) -> Option<&'a Value> {
+    policies.into_iter().filter(|p| policy_selects(p, obj)).max_by(|a, b| {
         let prio = |p: &Value| p.pointer("/spec/priority").and_then(|v| v.as_i64()).unwrap_or(0);
         let namespaced = |p: &Value| p.pointer("/metadata/namespace").is_some();
         let name = |p: &Value| {
@@ -180,7 +180,7 @@ fn field_selector_matches(fs: &Value, c: &ClusterFacts) -> bool {
 
 /// The clusters a policy's placement selects, sorted by name. Every constraint given must
 /// hold (names, labels, fields); `exclude` removes. No affinity means every cluster.
-pub fn select_clusters(policy: &Value, clusters: &[ClusterFacts]) -> Vec<String> {
+pub fn select_clusters<'a>(policy: &Value, clusters: impl IntoIterator<Item = &'a ClusterFacts>) -> Vec<String> {
     let aff = policy.pointer("/spec/placement/clusterAffinity");
     let names: Option<Vec<&str>> = aff
         .and_then(|a| a.get("clusterNames"))
@@ -192,7 +192,7 @@ pub fn select_clusters(policy: &Value, clusters: &[ClusterFacts]) -> Vec<String>
         .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
         .unwrap_or_default();
     let mut out: Vec<String> = clusters
-        .iter()
+        .into_iter()
         .filter(|c| names.as_ref().is_none_or(|n| n.contains(&c.name.as_str())))
         .filter(|c| !exclude.contains(&c.name.as_str()))
         .filter(|c| {

@@ -1,0 +1,267 @@
+//! Connections to member clusters: one `kube::Client` (one HTTP/2 connection) per member,
+//! built from its credentials Secret; server-side apply; informers on member copies.
+
+use super::render::SOURCE_ANNOTATION;
+use apiserver::local::ResourceDesc;
+use base64::Engine;
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+/// Field manager of everything the federation applies to members.
+pub const FIELD_MANAGER: &str = "ubernetes";
+/// Requests in flight to one member (the rest wait): one busy object cannot starve others.
+pub const PER_MEMBER_REQUESTS: usize = 32;
+
+/// A change of a member copy, from a member informer.
+#[derive(Debug)]
+pub struct MemberEvent {
+    /// Member cluster name.
+    pub cluster: String,
+    /// The federated object it is a copy of (`SOURCE_ANNOTATION`).
+    pub source: String,
+    /// The copy; None when deleted.
+    pub copy: Option<Value>,
+}
+
+/// One connected member.
+pub struct Member {
+    /// Client of the member (shares one HTTP/2 connection).
+    pub client: kube::Client,
+    /// resourceVersion of the Secret the client was built from.
+    pub secret_rv: String,
+    /// Resources with a running informer (`group/plural`).
+    pub watched: HashSet<String>,
+    /// Namespaces known to exist in the member.
+    pub namespaces: HashSet<String>,
+    /// Bounds the requests in flight to this member.
+    pub permits: Arc<Semaphore>,
+    /// Dropping it stops this member's informers (member removed or credentials replaced).
+    pub stop: watch::Sender<()>,
+}
+
+impl Member {
+    /// A member reached through `client`.
+    pub fn new(client: kube::Client, secret_rv: String) -> Self {
+        Self {
+            client,
+            secret_rv,
+            watched: HashSet::new(),
+            namespaces: HashSet::new(),
+            permits: Arc::new(Semaphore::new(PER_MEMBER_REQUESTS)),
+            stop: watch::channel(()).0,
+        }
+    }
+}
+
+/// The kube-rs description of a resource.
+pub fn api_resource(r: &ResourceDesc) -> ApiResource {
+    ApiResource {
+        group: r.group.clone(),
+        version: r.version.clone(),
+        api_version: r.api_version(),
+        kind: r.kind.clone(),
+        plural: r.plural.clone(),
+    }
+}
+
+/// A dynamic API of `r` in `ns` (ignored for cluster-scoped resources).
+pub fn dyn_api(client: &kube::Client, r: &ResourceDesc, ns: &str) -> Api<DynamicObject> {
+    let ar = api_resource(r);
+    if r.namespaced {
+        Api::namespaced_with(client.clone(), ns, &ar)
+    } else {
+        Api::all_with(client.clone(), &ar)
+    }
+}
+
+/// Why a member request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MemberError {
+    /// The member answered with a Status.
+    #[error("{message} ({code})")]
+    Api {
+        /// HTTP status code.
+        code: u16,
+        /// Status message.
+        message: String,
+    },
+    /// Transport or decoding failure.
+    #[error("{0}")]
+    Other(String),
+    /// No answer in time.
+    #[error("timed out")]
+    Timeout,
+}
+
+impl MemberError {
+    fn of(e: kube::Error) -> Self {
+        match e {
+            kube::Error::Api(s) => MemberError::Api {
+                code: s.code,
+                message: s.message,
+            },
+            e => MemberError::Other(e.to_string()),
+        }
+    }
+
+    /// The member said 404.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, MemberError::Api { code: 404, .. })
+    }
+}
+
+/// Server-side apply of `obj` to a member (forcing our field manager); returns the copy.
+pub async fn ssa(
+    client: &kube::Client,
+    r: &ResourceDesc,
+    ns: &str,
+    name: &str,
+    obj: &Value,
+    timeout: Duration,
+) -> Result<Value, MemberError> {
+    let api = dyn_api(client, r, ns);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    match tokio::time::timeout(timeout, api.patch(name, &params, &Patch::Apply(obj))).await {
+        Ok(Ok(o)) => serde_json::to_value(o).map_err(|e| MemberError::Other(e.to_string())),
+        Ok(Err(e)) => Err(MemberError::of(e)),
+        Err(_) => Err(MemberError::Timeout),
+    }
+}
+
+/// Reads one object from a member; None when it does not exist.
+pub async fn get(
+    client: &kube::Client,
+    r: &ResourceDesc,
+    ns: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<Option<Value>, MemberError> {
+    let api = dyn_api(client, r, ns);
+    match tokio::time::timeout(timeout, api.get_opt(name)).await {
+        Ok(Ok(o)) => o
+            .map(|o| serde_json::to_value(o).map_err(|e| MemberError::Other(e.to_string())))
+            .transpose(),
+        Ok(Err(e)) => Err(MemberError::of(e)),
+        Err(_) => Err(MemberError::Timeout),
+    }
+}
+
+/// Deletes one object from a member; Ok when it is already gone.
+pub async fn delete(
+    client: &kube::Client,
+    r: &ResourceDesc,
+    ns: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<(), MemberError> {
+    let api = dyn_api(client, r, ns);
+    match tokio::time::timeout(timeout, api.delete(name, &DeleteParams::background())).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => match MemberError::of(e) {
+            e if e.is_not_found() => Ok(()),
+            e => Err(e),
+        },
+        Err(_) => Err(MemberError::Timeout),
+    }
+}
+
+/// A client for a member from its credentials Secret (`data.kubeconfig`).
+pub async fn client_from_secret(secret: &Value, timeout: Duration) -> Result<kube::Client, String> {
+    let b64 = secret
+        .pointer("/data/kubeconfig")
+        .and_then(|v| v.as_str())
+        .ok_or("the Secret has no kubeconfig key")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| "the kubeconfig is not base64".to_string())?;
+    let text = String::from_utf8(raw).map_err(|_| "the kubeconfig is not UTF-8".to_string())?;
+    let kc = kube::config::Kubeconfig::from_yaml(&text).map_err(|_| "the kubeconfig is not valid".to_string())?;
+    // Whoever can write this Secret must not be able to make the federation run a command
+    // or read its files: plugins and file references are refused.
+    let unsafe_auth = kc.auth_infos.iter().filter_map(|a| a.auth_info.as_ref()).any(|i| {
+        i.exec.is_some()
+            || i.auth_provider.is_some()
+            || i.token_file.is_some()
+            || i.client_certificate.is_some()
+            || i.client_key.is_some()
+    });
+    if unsafe_auth {
+        return Err(
+            "the kubeconfig uses an exec/auth-provider plugin or file references, which are refused".to_string(),
+        );
+    }
+    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .map_err(|e| format!("unusable kubeconfig: {e}"))?;
+    cfg.read_timeout = Some(timeout.max(Duration::from_secs(300)));
+    cfg.connect_timeout = Some(timeout);
+    kube::Client::try_from(cfg).map_err(|e| format!("cannot build a client: {e}"))
+}
+
+/// Runs an informer on the copies (objects carrying `label`) of one resource in a member
+/// and forwards their changes until the receiver goes away.
+pub fn spawn_informer(
+    client: kube::Client,
+    r: &ResourceDesc,
+    cluster: String,
+    label: String,
+    tx: mpsc::UnboundedSender<MemberEvent>,
+    mut stop: watch::Receiver<()>,
+) {
+    let api: Api<DynamicObject> = Api::all_with(client, &api_resource(r));
+    let cfg = kube::runtime::watcher::Config::default().labels(&label);
+    tokio::spawn(async move {
+        let mut stream = kube::runtime::watcher(api, cfg).boxed();
+        loop {
+            use kube::runtime::watcher::Event;
+            let ev = tokio::select! {
+                ev = stream.next() => match ev {
+                    Some(ev) => ev,
+                    None => return,
+                },
+                _ = stop.changed() => return,
+            };
+            let (obj, deleted) = match ev {
+                Ok(Event::Apply(o) | Event::InitApply(o)) => (o, false),
+                Ok(Event::Delete(o)) => (o, true),
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::debug!(%cluster, error = %e, "member watch error");
+                    continue;
+                }
+            };
+            let Some(source) = obj
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(SOURCE_ANNOTATION))
+                .cloned()
+            else {
+                continue;
+            };
+            let copy = if deleted { None } else { trimmed(&obj) };
+            let event = MemberEvent {
+                cluster: cluster.clone(),
+                source,
+                copy,
+            };
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// A member copy without its managedFields (the largest part, never read here).
+pub fn trimmed(obj: &DynamicObject) -> Option<Value> {
+    let mut v = serde_json::to_value(obj).ok()?;
+    if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        m.remove("managedFields");
+    }
+    Some(v)
+}
