@@ -326,10 +326,81 @@ fn objects_without_a_policy_stay_in_the_federation() {
         sys.fed(&["get", "clusters", "-o", "name"]).lines().count() == 3
     });
     sys.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: local-only, namespace: default}\ndata: {a: b}\n");
-    std::thread::sleep(Duration::from_secs(3));
+    sys.apply(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: solo, namespace: default}\nspec:\n  selector: {matchLabels: {app: solo}}\n  template:\n    metadata: {labels: {app: solo}}\n    spec: {containers: [{name: c, image: nginx}]}\n",
+    );
+    // The Deployment's status says it is in the federation only.
+    eventually("Propagated=False on an unselected Deployment", Duration::from_secs(20), || {
+        sys.fed(&[
+            "get",
+            "deploy",
+            "solo",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Propagated\")].reason}",
+        ]) == "NoPolicy"
+    });
     for i in 0..3 {
         assert!(!sys.member_names(i, "configmaps").contains(&"local-only".to_string()));
+        assert!(!sys.member_names(i, "deployments").contains(&"solo".to_string()));
     }
+
+    // An object that already exists in a member, made by someone else, is not taken over.
+    common::ok(sys.kubectl_at(
+        &sys.members[0].1,
+        &["create", "configmap", "theirs", "-n", "default", "--from-literal=owner=member"],
+        None,
+    ));
+    sys.apply(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs, namespace: default}\ndata: {owner: federation}\n---\n\
+         apiVersion: policy.ubernetes.io/v1alpha1\nkind: PropagationPolicy\nmetadata: {name: theirs, namespace: default}\nspec:\n  \
+         resourceSelectors: [{apiVersion: v1, kind: ConfigMap, name: theirs}]\n  placement: {clusterAffinity: {clusterNames: [member-1]}}\n",
+    );
+    eventually("the conflict in the placement", Duration::from_secs(20), || {
+        sys.fed(&[
+            "get",
+            "placement",
+            "configmap-theirs",
+            "-o",
+            "jsonpath={.status.clusters[0].state}/{.status.clusters[0].reason}",
+        ]) == "Failed/Conflict"
+    });
+    let owner = |sys: &System| {
+        sys.member_json(0, "configmap/theirs")
+            .and_then(|c| c.pointer("/data/owner").cloned())
+    };
+    assert_eq!(owner(&sys), Some(serde_json::json!("member")));
+    eventually("a Warning Event about the conflict", Duration::from_secs(20), || {
+        sys.fed(&[
+            "get",
+            "events",
+            "-n",
+            "default",
+            "--field-selector",
+            "involvedObject.name=theirs",
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ])
+        .contains("Conflict")
+    });
+    // conflictResolution: Overwrite takes it over.
+    sys.fed(&[
+        "patch",
+        "propagationpolicy",
+        "theirs",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"conflictResolution":"Overwrite"}}"#,
+    ]);
+    eventually("the member copy taken over", Duration::from_secs(20), || {
+        owner(&sys) == Some(serde_json::json!("federation"))
+    });
+    let labels = sys
+        .member_json(0, "configmap/theirs")
+        .and_then(|c| c.pointer("/metadata/labels").cloned());
+    assert_eq!(
+        labels.and_then(|l| l.get("propagation.ubernetes.io/managed-by").cloned()),
+        Some(serde_json::json!("ubernetes"))
+    );
 }
 
 /// A federation process (`serve`) that can be killed and restarted on the same port.
