@@ -121,6 +121,9 @@ struct JoinArgs {
 struct UnjoinArgs {
     /// Name of the Cluster.
     name: String,
+    /// Also delete from the member every object the federation put there.
+    #[arg(long)]
+    remove_propagated: bool,
     /// Kubeconfig of the federation (default: $KUBECONFIG, then ~/.kube/config).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
@@ -316,10 +319,13 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
 
 async fn unjoin(a: UnjoinArgs) -> anyhow::Result<()> {
     let fed = federation_client(a.kubeconfig).await?;
-    federation_controllers::join::unjoin(fed, &a.name)
+    let removed = federation_controllers::join::unjoin(fed, &a.name, a.remove_propagated)
         .await
         .with_context(|| format!("unjoining cluster {}", a.name))?;
     println!("cluster.cluster.ubernetes.io/{} unjoined", a.name);
+    if a.remove_propagated {
+        println!("{removed} propagated objects removed from {}", a.name);
+    }
     Ok(())
 }
 

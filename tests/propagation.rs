@@ -330,15 +330,19 @@ fn objects_without_a_policy_stay_in_the_federation() {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: solo, namespace: default}\nspec:\n  selector: {matchLabels: {app: solo}}\n  template:\n    metadata: {labels: {app: solo}}\n    spec: {containers: [{name: c, image: nginx}]}\n",
     );
     // The Deployment's status says it is in the federation only.
-    eventually("Propagated=False on an unselected Deployment", Duration::from_secs(20), || {
-        sys.fed(&[
-            "get",
-            "deploy",
-            "solo",
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Propagated\")].reason}",
-        ]) == "NoPolicy"
-    });
+    eventually(
+        "Propagated=False on an unselected Deployment",
+        Duration::from_secs(20),
+        || {
+            sys.fed(&[
+                "get",
+                "deploy",
+                "solo",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Propagated\")].reason}",
+            ]) == "NoPolicy"
+        },
+    );
     for i in 0..3 {
         assert!(!sys.member_names(i, "configmaps").contains(&"local-only".to_string()));
         assert!(!sys.member_names(i, "deployments").contains(&"solo".to_string()));
@@ -347,7 +351,14 @@ fn objects_without_a_policy_stay_in_the_federation() {
     // An object that already exists in a member, made by someone else, is not taken over.
     common::ok(sys.kubectl_at(
         &sys.members[0].1,
-        &["create", "configmap", "theirs", "-n", "default", "--from-literal=owner=member"],
+        &[
+            "create",
+            "configmap",
+            "theirs",
+            "-n",
+            "default",
+            "--from-literal=owner=member",
+        ],
         None,
     ));
     sys.apply(
@@ -401,6 +412,30 @@ fn objects_without_a_policy_stay_in_the_federation() {
         labels.and_then(|l| l.get("propagation.ubernetes.io/managed-by").cloned()),
         Some(serde_json::json!("ubernetes"))
     );
+
+    // Unjoining with --remove-propagated deletes what the federation put in the member and
+    // leaves the member's own objects.
+    common::ok(sys.kubectl_at(
+        &sys.members[0].1,
+        &["create", "configmap", "own", "-n", "default", "--from-literal=a=b"],
+        None,
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_ubernetes"))
+        .args(["unjoin", "member-1", "--remove-propagated", "--kubeconfig"])
+        .arg(&sys.federation)
+        .output()
+        .expect("run unjoin");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "unjoin failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("propagated objects removed from member-1"), "{stdout}");
+    let left = sys.member_names(0, "configmaps");
+    assert!(!left.contains(&"theirs".to_string()), "{left:?}");
+    assert!(left.contains(&"own".to_string()), "{left:?}");
+    assert!(!sys.fed(&["get", "clusters", "-o", "name"]).contains("member-1"));
 }
 
 /// A federation process (`serve`) that can be killed and restarted on the same port.

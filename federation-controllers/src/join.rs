@@ -8,7 +8,8 @@
 //! also removes the credentials.
 
 use crate::kubeconfig::{self, KUBECONFIG_KEY, SYSTEM_NAMESPACE, Selected};
-use crate::member_api::{MemberClient, MemberError};
+use crate::member_api::{self, MemberClient, MemberError};
+use crate::propagation::render::ORIGIN_LABEL;
 use apiserver::error::ApiError;
 use apiserver::local::{Gvr, ObjectStore};
 use base64::Engine;
@@ -314,6 +315,7 @@ fn is_status(e: &kube::Error, code: u16) -> bool {
 
 /// The federation resources that joining touches.
 struct FederationApi {
+    client: kube::Client,
     clusters: Api<DynamicObject>,
     secrets: Api<k8s_openapi::api::core::v1::Secret>,
     namespaces: Api<k8s_openapi::api::core::v1::Namespace>,
@@ -324,10 +326,30 @@ impl FederationApi {
         let gvk = GroupVersionKind::gvk(CLUSTERS.group, CLUSTERS.version, "Cluster");
         let ar = ApiResource::from_gvk_with_plural(&gvk, CLUSTERS.plural);
         Self {
+            client: client.clone(),
             clusters: Api::all_with(client.clone(), &ar),
             secrets: Api::namespaced(client.clone(), SYSTEM_NAMESPACE),
             namespaces: Api::all(client),
         }
+    }
+
+    /// A client of the member a Cluster points at, from the Secret it refers to.
+    async fn member_client(&self, cluster: &DynamicObject) -> Result<MemberClient, JoinError> {
+        let at = |p: &str| {
+            cluster
+                .data
+                .pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let secret_ref = (at("/spec/secretRef/namespace"), at("/spec/secretRef/name"));
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(self.client.clone(), &secret_ref.0);
+        let secret = secrets.get(&secret_ref.1).await.map_err(kube_err)?;
+        let secret = serde_json::to_value(&secret).map_err(|e| JoinError::Other(e.to_string()))?;
+        let endpoint = at("/spec/apiEndpoint");
+        let endpoint = (!endpoint.is_empty()).then_some(endpoint.as_str());
+        Ok(member_api::client_from_secret(&secret, &secret_ref, endpoint, Duration::from_secs(10)).await?)
     }
 
     async fn ensure_namespace(&self) -> Result<(), JoinError> {
@@ -400,12 +422,16 @@ impl FederationApi {
 /// `ubernetes unjoin`: removes the Cluster and its Secret.
 ///
 /// Deletes the Secret the Cluster refers to when it lives in `ubernetes-system` (the
-/// federation's own), and `ubernetes-system/cluster-<NAME>` in any case.
-pub async fn unjoin(federation: kube::Client, name: &str) -> Result<(), JoinError> {
+/// federation's own), and `ubernetes-system/cluster-<NAME>` in any case. With
+/// `remove_propagated`, every object the federation put in the member (those carrying the
+/// origin label) is deleted from it as well; otherwise they stay, no longer managed. Returns
+/// how many member objects were removed.
+pub async fn unjoin(federation: kube::Client, name: &str, remove_propagated: bool) -> Result<usize, JoinError> {
     validate_name(name)?;
     let api = FederationApi::new(federation);
     let cluster = api.clusters.get_opt(name).await.map_err(kube_err)?;
     let mut secrets = vec![secret_name(name)];
+    let mut member = None;
     if let Some(c) = &cluster {
         let r = c.data.pointer("/spec/secretRef");
         let ns = r.and_then(|r| r.get("namespace")).and_then(Value::as_str);
@@ -415,10 +441,15 @@ pub async fn unjoin(federation: kube::Client, name: &str) -> Result<(), JoinErro
         {
             secrets.push(n.to_string());
         }
+        if remove_propagated {
+            member = Some(api.member_client(c).await?);
+        }
         match api.clusters.delete(name, &DeleteParams::default()).await {
             Err(e) if !is_status(&e, 404) => return Err(kube_err(e)),
             _ => {}
         }
+    } else if remove_propagated {
+        return Err(JoinError::NotJoined(name.to_string()));
     }
     let mut deleted_secret = false;
     for s in &secrets {
@@ -427,7 +458,54 @@ pub async fn unjoin(federation: kube::Client, name: &str) -> Result<(), JoinErro
     if cluster.is_none() && !deleted_secret {
         return Err(JoinError::NotJoined(name.to_string()));
     }
-    Ok(())
+    let mut removed = 0;
+    if let Some(m) = member {
+        removed += remove_propagated_objects(m.kube_client()).await?;
+        // A reconcile that was in flight when the Cluster went away may still land.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        removed += remove_propagated_objects(m.kube_client()).await?;
+    }
+    Ok(removed)
+}
+
+/// Deletes every object carrying the origin label from a member, in every resource that
+/// can be listed and deleted there. Returns how many were deleted.
+async fn remove_propagated_objects(client: &kube::Client) -> Result<usize, JoinError> {
+    let discovery = kube::discovery::Discovery::new(client.clone())
+        .run()
+        .await
+        .map_err(|e| JoinError::Other(format!("discovery of the member failed: {e}")))?;
+    let lp = kube::api::ListParams::default().labels(ORIGIN_LABEL);
+    let mut removed = 0;
+    for group in discovery.groups() {
+        for (ar, caps) in group.recommended_resources() {
+            if !caps.supports_operation(kube::discovery::verbs::LIST)
+                || !caps.supports_operation(kube::discovery::verbs::DELETE)
+            {
+                continue;
+            }
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+            let Ok(list) = api.list(&lp).await else { continue };
+            for o in list.items {
+                let Some(n) = o.metadata.name.as_deref() else { continue };
+                let scoped: Api<DynamicObject> = match o.metadata.namespace.as_deref() {
+                    Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+                    None => Api::all_with(client.clone(), &ar),
+                };
+                match scoped.delete(n, &DeleteParams::background()).await {
+                    Ok(_) => removed += 1,
+                    Err(e) if is_status(&e, 404) => {}
+                    Err(e) => {
+                        return Err(JoinError::Other(format!(
+                            "deleting {} {n} from the member: {e}",
+                            ar.kind
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
