@@ -136,8 +136,35 @@ struct State {
     revision: Revision,
     tables: HashMap<Arc<str>, Table>,
     ring: VecDeque<Arc<CacheEvent>>,
+    /// Bytes of the object states `ring` holds (bounded by [`RING_MAX_BYTES`]).
+    ring_bytes: usize,
     /// Every event with rv > `oldest` is in `ring`.
     oldest: Revision,
+}
+
+/// The replay window holds at most this many bytes of past object states, however many
+/// events that is: a few objects written often (Cluster heartbeats) must not pin memory.
+pub const RING_MAX_BYTES: usize = 64 << 20;
+
+/// What one ring entry costs besides its JSON (the event, keys, the Arc).
+const RING_ENTRY_OVERHEAD: usize = 160;
+
+fn ring_cost(ev: &CacheEvent) -> usize {
+    // The object, once more for its serialized watch line, and the previous state.
+    2 * ev.object.json.len() + ev.prev.as_ref().map_or(0, |p| p.json.len()) + RING_ENTRY_OVERHEAD
+}
+
+impl State {
+    /// Appends an event to the replay window, dropping the oldest beyond its bounds.
+    fn push_ring(&mut self, ev: Arc<CacheEvent>, capacity: usize) {
+        self.ring_bytes += ring_cost(&ev);
+        self.ring.push_back(ev);
+        while self.ring.len() > capacity || (self.ring_bytes > RING_MAX_BYTES && self.ring.len() > 1) {
+            let Some(old) = self.ring.pop_front() else { break };
+            self.ring_bytes = self.ring_bytes.saturating_sub(ring_cost(&old));
+            self.oldest = old.rv;
+        }
+    }
 }
 
 /// Start of a watch: the objects or events to replay, then a live receiver.
@@ -214,6 +241,7 @@ impl WatchCache {
                 revision: snapshot.revision,
                 tables,
                 ring: VecDeque::new(),
+                ring_bytes: 0,
                 oldest,
             }),
             tx,
@@ -224,7 +252,7 @@ impl WatchCache {
             let mut st = cache.state.write();
             for ev in tail.iter().rev().take(cache.capacity).rev() {
                 if let Some(ce) = Self::to_cache_event(ev) {
-                    st.ring.push_back(Arc::new(ce));
+                    st.push_ring(Arc::new(ce), cache.capacity);
                 }
             }
             if let Some(first) = st.ring.front() {
@@ -457,12 +485,7 @@ impl EventSink for WatchCache {
                 }
             }
             st.revision = st.revision.max(ev.rv);
-            st.ring.push_back(ev.clone());
-            if st.ring.len() > self.capacity
-                && let Some(old) = st.ring.pop_front()
-            {
-                st.oldest = old.rv;
-            }
+            st.push_ring(ev.clone(), self.capacity);
             // No receivers is fine: nobody is watching.
             let _ = self.tx.send(ev);
         }
@@ -552,6 +575,23 @@ mod tests {
         );
         let err = c.watch(P, Some(2)).err().expect("too old");
         assert_eq!(err.to_string(), "too old resource version: 2 (40)");
+    }
+
+    #[test]
+    fn the_replay_window_is_bounded_by_bytes() {
+        let c = WatchCache::new(Snapshot::default(), vec![], 100_000);
+        let big = "x".repeat(1 << 20);
+        // One object rewritten 40 times: ~120 MiB (states, prev states, watch lines) by count.
+        for i in 1..=40u64 {
+            let prev = (i > 1).then(|| i - 1);
+            c.apply(&[put(&format!("{P}ns/a"), i, prev, &cm("a", &big))]);
+        }
+        let st = c.state.read();
+        assert!(st.ring_bytes <= RING_MAX_BYTES, "{} bytes kept", st.ring_bytes);
+        assert!(st.ring.len() < 40 && !st.ring.is_empty());
+        drop(st);
+        assert!(c.watch(P, Some(35)).is_ok(), "recent revisions still resume");
+        assert!(c.watch(P, Some(2)).is_err(), "old ones are gone");
     }
 
     #[test]

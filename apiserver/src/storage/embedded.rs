@@ -66,6 +66,8 @@ const META_COMPACTED: &str = "compacted_revision";
 /// Upper bound on ops in one transaction. Without it, a sustained flood would
 /// keep one batch (and the latency of its first writer) growing without limit.
 const MAX_BATCH: usize = 4096;
+/// redb page cache.
+const CACHE_BYTES: usize = 32 << 20;
 
 /// Largest value accepted. redb caps a stored value near 3 GiB, and a log
 /// entry can hold a value twice (new and prev), so this keeps a single
@@ -177,7 +179,12 @@ impl EmbeddedStore {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Backend(format!("creating {}: {e}", parent.display())))?;
         }
-        let db = Database::create(path).map_err(backend)?;
+        // Every read is served from the watch cache, so redb's own page cache only speeds up
+        // writes and startup: keep it small instead of its 1 GiB default.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(backend)?;
         let (current, compacted) = init_tables(&db)?;
         let shared = Arc::new(Shared {
             db,
