@@ -10,6 +10,7 @@ pub mod crd;
 pub mod crd_schema;
 pub mod discovery;
 pub mod error;
+pub mod event_ttl;
 pub mod gc;
 pub mod http;
 pub mod local;

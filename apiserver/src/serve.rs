@@ -75,6 +75,7 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     tokio::spawn(crate::namespaces::NamespaceController::new(server.clone()).run());
     tokio::spawn(crate::gc::GarbageCollector::new(server.clone()).run());
     tokio::spawn(compactor(store.clone()));
+    tokio::spawn(crate::event_ttl::run(server.clone()));
     let kubeconfig = cfg.data_dir.join("admin.kubeconfig");
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
