@@ -68,6 +68,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        let has_credentials = req.headers().contains_key(header::AUTHORIZATION);
         let presented = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -75,7 +76,9 @@ where
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim);
         let ok = presented.is_some_and(|t| constant_time_eq(t.as_bytes(), self.token.as_bytes()));
-        if ok || is_public(req.uri().path()) {
+        // Anonymous requests may read public paths; wrong credentials are refused everywhere,
+        // as kube-apiserver authenticates before it authorizes.
+        if ok || (!has_credentials && is_public(req.uri().path())) {
             Box::pin(self.inner.call(req))
         } else {
             Box::pin(async { Ok(response::error(&ApiError::unauthorized())) })
@@ -93,6 +96,29 @@ mod tests {
         assert!(is_public("/livez/ping"));
         assert!(!is_public("/api/v1/secrets"));
         assert!(!is_public("/versionx"));
+    }
+
+    #[tokio::test]
+    async fn wrong_credentials_are_refused_even_on_public_paths() {
+        use tower::ServiceExt;
+        let ok = tower::service_fn(|_req: Request<()>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(Body::default()))
+        });
+        let svc = AuthLayer::new("secret").layer(ok);
+        let status = |path: &str, auth: Option<&str>| {
+            let svc = svc.clone();
+            let mut req = Request::builder().uri(path);
+            if let Some(a) = auth {
+                req = req.header(header::AUTHORIZATION, a);
+            }
+            let req = req.body(()).expect("request");
+            async move { svc.oneshot(req).await.map(|r| r.status().as_u16()).unwrap_or(0) }
+        };
+        assert_eq!(status("/readyz", None).await, 200);
+        assert_eq!(status("/version", Some("Bearer wrong")).await, 401);
+        assert_eq!(status("/readyz", Some("Basic YTpi")).await, 401);
+        assert_eq!(status("/api/v1/pods", None).await, 401);
+        assert_eq!(status("/api/v1/pods", Some("Bearer secret")).await, 200);
     }
 
     #[test]
