@@ -317,6 +317,25 @@ fn objects_follow_the_policy_with_overrides_status_drift_and_deletion() {
     eventually("member copies removed", Duration::from_secs(20), || {
         (0..3).all(|i| sys.member_names(i, "deploy").is_empty())
     });
+
+    // --cascade=orphan leaves the member copies in place, no longer managed.
+    sys.fed(&[
+        "delete",
+        "svc",
+        "web",
+        "--cascade=orphan",
+        "--wait=true",
+        "--timeout=30s",
+    ]);
+    assert!(sys.fed(&["get", "svc", "-o", "name"]).is_empty());
+    eventually("the orphaned copy released", Duration::from_secs(20), || {
+        sys.member_json(2, "svc/web").is_some_and(|s| {
+            s.pointer("/metadata/labels/propagation.ubernetes.io~1managed-by")
+                .is_none()
+        })
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sys.member_names(2, "svc"), ["web"], "the orphaned copy stays");
 }
 
 #[test]

@@ -14,6 +14,7 @@ use super::queue::WorkQueue;
 use super::render::{ORIGIN_LABEL, SOURCE_ANNOTATION, apply_overrides, strip};
 use super::snapshot::{ClusterEntry, Snapshot};
 use super::status::aggregate;
+use apiserver::cache::CacheEvent;
 use apiserver::local::{Gvr, ObjectStore, ResourceDesc};
 use futures::StreamExt;
 use parking_lot::{Mutex, RwLock};
@@ -137,6 +138,8 @@ struct Controller {
     /// Copies that exist because workloads depend on them: (cluster, dependency) → owners.
     dep_owners: Mutex<HashMap<(String, String), HashSet<String>>>,
     requests: Semaphore,
+    /// Objects being deleted with `propagationPolicy: Orphan`: their copies stay in members.
+    orphaning: Mutex<HashSet<String>>,
     member_tx: mpsc::UnboundedSender<MemberEvent>,
 }
 
@@ -153,6 +156,7 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
         objects: Mutex::new(HashMap::new()),
         dep_owners: Mutex::new(HashMap::new()),
         requests: Semaphore::new(TOTAL_REQUESTS),
+        orphaning: Mutex::new(HashSet::new()),
         member_tx,
     });
     let mut events = ctl.store.subscribe();
@@ -208,7 +212,7 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
                 }
             }
             ev = events.recv() => match ev {
-                Ok(ev) => ctl.classify(&ev.resource, &ev.object.namespace, &ev.object.name, &mut changes, &mut queue),
+                Ok(ev) => ctl.classify(&ev, &mut changes, &mut queue),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => changes.all = true,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
@@ -217,13 +221,7 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
         }
         for _ in 0..EVENT_BATCH {
             match events.try_recv() {
-                Ok(ev) => ctl.classify(
-                    &ev.resource,
-                    &ev.object.namespace,
-                    &ev.object.name,
-                    &mut changes,
-                    &mut queue,
-                ),
+                Ok(ev) => ctl.classify(&ev, &mut changes, &mut queue),
                 Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => changes.all = true,
                 Err(_) => break,
             }
@@ -240,6 +238,15 @@ async fn sleep_until(t: Option<Instant>) {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
+}
+
+/// Whether an object is being deleted with `propagationPolicy: Orphan`.
+fn orphan_requested(obj: &Value) -> bool {
+    obj.pointer("/metadata/deletionTimestamp").is_some()
+        && obj
+            .pointer("/metadata/finalizers")
+            .and_then(|f| f.as_array())
+            .is_some_and(|a| a.iter().any(|f| f == "orphan"))
 }
 
 fn propagatable(r: &ResourceDesc) -> bool {
@@ -320,8 +327,9 @@ impl Controller {
         self.snapshot.read().clone()
     }
 
-    fn classify(&self, prefix: &str, ns: &str, name: &str, changes: &mut Changes, queue: &mut WorkQueue<ObjRef>) {
-        let Some(rest) = prefix.strip_prefix("/registry/") else {
+    fn classify(&self, ev: &CacheEvent, changes: &mut Changes, queue: &mut WorkQueue<ObjRef>) {
+        let (ns, name) = (ev.object.namespace.as_str(), ev.object.name.as_str());
+        let Some(rest) = ev.resource.strip_prefix("/registry/") else {
             return;
         };
         let mut parts = rest.trim_end_matches('/').splitn(2, '/');
@@ -351,7 +359,15 @@ impl Controller {
         if RESERVED_NAMESPACES.contains(&ns) {
             return;
         }
-        if self.resource(group, plural).is_some_and(|r| propagatable(&r)) {
+        if let Some(r) = self.resource(group, plural).filter(propagatable) {
+            // `kubectl delete --cascade=orphan` asks for the member copies to stay. The
+            // garbage collector may drop the `orphan` finalizer before this object is
+            // reconciled, so the request is remembered from the event itself.
+            if ev.object.json.windows(8).any(|w| w == b"\"orphan\"")
+                && orphan_requested(&ev.object.value())
+            {
+                self.orphaning.lock().insert(object_key(&r, ns, name));
+            }
             queue.push(ObjRef {
                 group: group.to_string(),
                 plural: plural.to_string(),
@@ -479,20 +495,25 @@ impl Controller {
     fn on_member_event(&self, m: MemberEvent, queue: &mut WorkQueue<ObjRef>) {
         {
             let mut objects = self.objects.lock();
-            let cc = objects
-                .entry(m.source.clone())
-                .or_default()
-                .clusters
-                .entry(m.cluster)
-                .or_default();
             match m.copy {
-                // A copy deleted by someone else is recreated.
+                // A copy deleted by someone else (or no longer labelled ours) is forgotten;
+                // the reconcile recreates it where the object is still placed.
                 None => {
-                    cc.applied = None;
-                    cc.copy = None;
+                    if let Some(st) = objects.get_mut(&m.source) {
+                        st.clusters.remove(&m.cluster);
+                    }
                 }
-                Some(copy) if !is_older(&copy, cc.copy.as_ref()) => cc.copy = Some(copy),
-                Some(_) => {}
+                Some(copy) => {
+                    let cc = objects
+                        .entry(m.source.clone())
+                        .or_default()
+                        .clusters
+                        .entry(m.cluster)
+                        .or_default();
+                    if !is_older(&copy, cc.copy.as_ref()) {
+                        cc.copy = Some(copy);
+                    }
+                }
             }
         }
         if let Some(o) = parse_source(&m.source) {
@@ -509,6 +530,7 @@ impl Controller {
         let ns = (!o.namespace.is_empty()).then_some(o.namespace.as_str());
         let key = object_key(&r, &o.namespace, &o.name);
         let Some(obj) = self.store.get(gvr(&r), ns, &o.name) else {
+            self.orphaning.lock().remove(&key);
             return self.remove_everywhere(&r, o, &key).await;
         };
         let deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
@@ -531,8 +553,9 @@ impl Controller {
             .iter()
             .filter(|c| !selected.contains(c) && !self.dep_held(c, &key))
             .collect();
+        let orphan = deleting && (orphan_requested(&obj) || self.orphaning.lock().contains(&key));
         for c in leaving {
-            retry |= !self.remove_copy(c, &r, &o.namespace, &o.name, &key).await;
+            retry |= !self.remove_copy(c, &r, &o.namespace, &o.name, &key, orphan).await;
         }
         let has_finalizer = obj
             .pointer("/metadata/finalizers")
@@ -621,7 +644,7 @@ impl Controller {
             .unwrap_or_default();
         let mut retry = false;
         for c in clusters.iter().filter(|c| !self.dep_held(c, key)) {
-            retry |= !self.remove_copy(c, r, &o.namespace, &o.name, key).await;
+            retry |= !self.remove_copy(c, r, &o.namespace, &o.name, key, false).await;
         }
         if !retry {
             let mut objects = self.objects.lock();
@@ -806,13 +829,29 @@ impl Controller {
         );
     }
 
-    /// Removes one member copy; false when the member could not be reached (retry later).
-    async fn remove_copy(&self, cluster: &str, r: &ResourceDesc, ns: &str, name: &str, key: &str) -> bool {
+    /// Removes one member copy (or, when `orphan`, leaves it there unmanaged); false when the
+    /// member could not be reached (retry later).
+    #[allow(clippy::too_many_arguments)]
+    async fn remove_copy(
+        &self,
+        cluster: &str,
+        r: &ResourceDesc,
+        ns: &str,
+        name: &str,
+        key: &str,
+        orphan: bool,
+    ) -> bool {
         let client = self.members.lock().get(cluster).map(|m| m.client.clone());
         let joined = self.snapshot().clusters.contains_key(cluster);
         match client {
             Some(client) => {
-                if let Err(e) = members::delete(&client, r, ns, name, self.opts.member_timeout).await {
+                let timeout = self.opts.member_timeout;
+                let done = if orphan {
+                    members::release(&client, r, ns, name, timeout).await
+                } else {
+                    members::delete(&client, r, ns, name, timeout).await
+                };
+                if let Err(e) = done {
                     tracing::warn!(%cluster, error = %e, "could not remove member copy");
                     return false;
                 }
@@ -932,7 +971,7 @@ impl Controller {
                     .is_some_and(|p| select_clusters(p, snap.clusters.values().map(|e| &e.facts)).contains(&cluster))
             });
             if !selected_itself {
-                retry |= !self.remove_copy(&cluster, &r, &dep.namespace, &dep.name, &key).await;
+                retry |= !self.remove_copy(&cluster, &r, &dep.namespace, &dep.name, &key, false).await;
             }
         }
         retry

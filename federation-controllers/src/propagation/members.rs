@@ -170,6 +170,30 @@ pub async fn delete(
     }
 }
 
+/// Leaves a copy in the member but no longer the federation's: removes the origin label and
+/// the source annotation (a merge patch, so fields the copy holds stay as they are).
+pub async fn release(
+    client: &kube::Client,
+    r: &ResourceDesc,
+    ns: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<(), MemberError> {
+    let api = dyn_api(client, r, ns);
+    let patch = serde_json::json!({"metadata": {
+        "labels": {super::render::ORIGIN_LABEL: null},
+        "annotations": {SOURCE_ANNOTATION: null},
+    }});
+    match tokio::time::timeout(timeout, api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => match MemberError::of(e) {
+            e if e.is_not_found() => Ok(()),
+            e => Err(e),
+        },
+        Err(_) => Err(MemberError::Timeout),
+    }
+}
+
 /// A client for a member from its credentials Secret (`data.kubeconfig`).
 pub async fn client_from_secret(secret: &Value, timeout: Duration) -> Result<kube::Client, String> {
     let b64 = secret
