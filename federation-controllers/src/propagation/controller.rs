@@ -81,16 +81,78 @@ struct ObjRef {
 /// What was last applied to a member for one object.
 struct Applied {
     hash: u64,
-    rendered: Value,
     generation: i64,
+}
+
+/// What the federation keeps of a member copy once it has been compared with the rendering:
+/// whether it drifted, and the few fields status aggregation reads (kept serialized; a full
+/// copy per (object, cluster) would dominate the federation's memory).
+struct CopyDigest {
+    rv: Option<u64>,
+    /// Hash of the rendering it was compared with, and whether it held every field of it.
+    checked: (u64, bool),
+    ready: bool,
+    /// `{"kind", "metadata": {"generation"}, "status"}` of the copy, as JSON.
+    summary: Box<str>,
+}
+
+impl CopyDigest {
+    fn of(copy: &Value, hash: u64, rendered: &Value) -> Self {
+        let summary = json!({
+            "kind": copy.get("kind"),
+            "metadata": {"generation": copy.pointer("/metadata/generation")},
+            "status": copy.get("status"),
+        });
+        CopyDigest {
+            rv: resource_version(copy),
+            checked: (hash, contains(copy, rendered)),
+            ready: is_ready(copy),
+            summary: summary.to_string().into_boxed_str(),
+        }
+    }
+
+    fn summary(&self) -> Value {
+        serde_json::from_str(&self.summary).unwrap_or(Value::Null)
+    }
 }
 
 /// The federation's knowledge of one object in one member.
 #[derive(Default)]
 struct ClusterCopy {
     applied: Option<Applied>,
-    /// The member's copy (from the apply response or the member informer).
-    copy: Option<Value>,
+    /// The member's copy as last delivered (apply response or informer), until compared.
+    raw: Option<Value>,
+    /// The member's copy, compared.
+    digest: Option<CopyDigest>,
+}
+
+impl ClusterCopy {
+    fn rv(&self) -> Option<u64> {
+        self.raw
+            .as_ref()
+            .and_then(resource_version)
+            .or_else(|| self.digest.as_ref().and_then(|d| d.rv))
+    }
+
+    /// Takes a newer copy (an apply response can arrive after the informer delivered a later
+    /// change, and the other way round).
+    fn offer(&mut self, copy: Value) {
+        let older = matches!((resource_version(&copy), self.rv()), (Some(n), Some(k)) if n < k);
+        if !older {
+            self.raw = Some(copy);
+        }
+    }
+
+    /// Compares a newly delivered copy with the current rendering.
+    fn digest(&mut self, hash: u64, rendered: &Value) {
+        if let Some(raw) = self.raw.take() {
+            self.digest = Some(CopyDigest::of(&raw, hash, rendered));
+        }
+    }
+
+    fn exists(&self) -> bool {
+        self.raw.is_some() || self.digest.is_some()
+    }
 }
 
 /// The federation's knowledge of one object across members.
@@ -363,9 +425,7 @@ impl Controller {
             // `kubectl delete --cascade=orphan` asks for the member copies to stay. The
             // garbage collector may drop the `orphan` finalizer before this object is
             // reconciled, so the request is remembered from the event itself.
-            if ev.object.json.windows(8).any(|w| w == b"\"orphan\"")
-                && orphan_requested(&ev.object.value())
-            {
+            if ev.object.json.windows(8).any(|w| w == b"\"orphan\"") && orphan_requested(&ev.object.value()) {
                 self.orphaning.lock().insert(object_key(&r, ns, name));
             }
             queue.push(ObjRef {
@@ -503,17 +563,13 @@ impl Controller {
                         st.clusters.remove(&m.cluster);
                     }
                 }
-                Some(copy) => {
-                    let cc = objects
-                        .entry(m.source.clone())
-                        .or_default()
-                        .clusters
-                        .entry(m.cluster)
-                        .or_default();
-                    if !is_older(&copy, cc.copy.as_ref()) {
-                        cc.copy = Some(copy);
-                    }
-                }
+                Some(copy) => objects
+                    .entry(m.source.clone())
+                    .or_default()
+                    .clusters
+                    .entry(m.cluster)
+                    .or_default()
+                    .offer(copy),
             }
         }
         if let Some(o) = parse_source(&m.source) {
@@ -686,15 +742,19 @@ impl Controller {
         }
         let hash = content_hash(&rendered);
         let (unchanged, in_sync, known) = {
-            let objects = self.objects.lock();
-            let cc = objects.get(key).and_then(|s| s.clusters.get(cluster));
-            let applied = cc.and_then(|c| c.applied.as_ref());
-            let copy = cc.and_then(|c| c.copy.as_ref());
-            (
-                applied.is_some_and(|a| a.hash == hash),
-                copy.is_none_or(|c| contains(c, &rendered)),
-                applied.is_some() || copy.is_some(),
-            )
+            let mut objects = self.objects.lock();
+            let cc = objects.get_mut(key).and_then(|s| s.clusters.get_mut(cluster));
+            match cc {
+                Some(cc) => {
+                    cc.digest(hash, &rendered);
+                    (
+                        cc.applied.as_ref().is_some_and(|a| a.hash == hash),
+                        cc.digest.as_ref().is_none_or(|d| d.checked == (hash, true)),
+                        cc.applied.is_some() || cc.exists(),
+                    )
+                }
+                None => (false, true, false),
+            }
         };
         let member = self
             .members
@@ -769,14 +829,9 @@ impl Controller {
                         .clusters
                         .entry(cluster.to_string())
                         .or_default();
-                    if !is_older(&copy, cc.copy.as_ref()) {
-                        cc.copy = Some(copy);
-                    }
-                    cc.applied = Some(Applied {
-                        hash,
-                        rendered,
-                        generation,
-                    });
+                    cc.offer(copy);
+                    cc.digest(hash, &rendered);
+                    cc.applied = Some(Applied { hash, generation });
                 }
                 self.copy_state(cluster, key)
             }
@@ -795,16 +850,12 @@ impl Controller {
     fn copy_state(&self, cluster: &str, key: &str) -> Value {
         let objects = self.objects.lock();
         let cc = objects.get(key).and_then(|s| s.clusters.get(cluster));
-        let applied = cc.and_then(|c| c.applied.as_ref());
-        let copy = cc.and_then(|c| c.copy.as_ref());
-        let generation = applied.map(|a| a.generation).unwrap_or(0);
-        let drifted = match (copy, applied) {
-            (Some(copy), Some(a)) => !contains(copy, &a.rendered),
-            _ => false,
-        };
+        let generation = cc.and_then(|c| c.applied.as_ref()).map_or(0, |a| a.generation);
+        let digest = cc.and_then(|c| c.digest.as_ref());
+        let drifted = digest.is_some_and(|d| !d.checked.1);
         let state = if drifted {
             "Drifted"
-        } else if copy.is_some_and(is_ready) {
+        } else if digest.is_some_and(|d| d.ready) {
             "Ready"
         } else {
             "Applied"
@@ -971,7 +1022,9 @@ impl Controller {
                     .is_some_and(|p| select_clusters(p, snap.clusters.values().map(|e| &e.facts)).contains(&cluster))
             });
             if !selected_itself {
-                retry |= !self.remove_copy(&cluster, &r, &dep.namespace, &dep.name, &key, false).await;
+                retry |= !self
+                    .remove_copy(&cluster, &r, &dep.namespace, &dep.name, &key, false)
+                    .await;
             }
         }
         retry
@@ -1134,7 +1187,10 @@ impl Controller {
             let objects = self.objects.lock();
             let st = objects.get(key);
             let cc = |c: &String| st.and_then(|s| s.clusters.get(c));
-            let copies: Vec<Option<Value>> = selected.iter().map(|c| cc(c).and_then(|c| c.copy.clone())).collect();
+            let copies: Vec<Option<Value>> = selected
+                .iter()
+                .map(|c| cc(c).and_then(|c| c.digest.as_ref()).map(CopyDigest::summary))
+                .collect();
             let current = selected.iter().all(|c| {
                 cc(c)
                     .and_then(|c| c.applied.as_ref())
@@ -1220,15 +1276,10 @@ fn placement_key(r: &ResourceDesc, obj: &Value) -> (String, String) {
     )
 }
 
-/// Whether `new` is an older version of the copy than `known` (an apply response can arrive
-/// after the informer delivered a later change, and the other way round). Resource versions
-/// are compared as numbers when both are numbers, as every Kubernetes store issues them.
-fn is_older(new: &Value, known: Option<&Value>) -> bool {
-    let rv = |v: &Value| str_at(v, "/metadata/resourceVersion").parse::<u64>().ok();
-    match (rv(new), known.and_then(rv)) {
-        (Some(n), Some(k)) => n < k,
-        _ => false,
-    }
+/// A copy's resourceVersion as a number (every Kubernetes store issues numbers; an opaque
+/// one is simply not compared).
+fn resource_version(v: &Value) -> Option<u64> {
+    str_at(v, "/metadata/resourceVersion").parse().ok()
 }
 
 /// Whether every field of `want` has the same value in `have` (fields the federation does
@@ -1338,11 +1389,36 @@ mod tests {
     #[test]
     fn older_copies_do_not_replace_newer_ones() {
         let v = |rv: &str| json!({"metadata": {"resourceVersion": rv}});
-        assert!(is_older(&v("9"), Some(&v("10"))));
-        assert!(!is_older(&v("10"), Some(&v("10"))));
-        assert!(!is_older(&v("11"), Some(&v("10"))));
-        assert!(!is_older(&v("11"), None));
-        assert!(!is_older(&v("opaque"), Some(&v("10"))));
+        let mut cc = ClusterCopy::default();
+        cc.offer(v("10"));
+        cc.offer(v("9"));
+        assert_eq!(cc.rv(), Some(10));
+        cc.digest(1, &json!({}));
+        cc.offer(v("8"));
+        assert!(cc.raw.is_none(), "older than the digested copy");
+        cc.offer(v("11"));
+        assert_eq!(cc.rv(), Some(11));
+        cc.offer(v("opaque"));
+        assert!(
+            cc.raw
+                .as_ref()
+                .is_some_and(|r| r["metadata"]["resourceVersion"] == "opaque")
+        );
+    }
+
+    #[test]
+    fn a_digest_remembers_drift_and_status() {
+        let rendered = json!({"spec": {"replicas": 2}});
+        let copy = json!({"kind": "Deployment", "metadata": {"generation": 3, "resourceVersion": "7", "managedFields": [{}]},
+                          "spec": {"replicas": 5}, "status": {"conditions": [{"type": "Available", "status": "True"}]}});
+        let d = CopyDigest::of(&copy, 42, &rendered);
+        assert_eq!(d.checked, (42, false));
+        assert!(d.ready);
+        assert_eq!(d.rv, Some(7));
+        let summary = d.summary();
+        assert_eq!(summary["metadata"]["generation"], 3);
+        assert_eq!(summary["status"]["conditions"][0]["type"], "Available");
+        assert!(summary.pointer("/metadata/managedFields").is_none());
     }
 
     #[test]
