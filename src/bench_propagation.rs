@@ -333,6 +333,12 @@ where
     .await
 }
 
+/// The federation's store revision (the resourceVersion of a list), which counts its writes.
+async fn revision(namespaces: &Api<k8s_openapi::api::core::v1::Namespace>) -> Option<u64> {
+    let list = namespaces.list(&kube::api::ListParams::default().limit(1)).await.ok()?;
+    list.metadata.resource_version?.parse().ok()
+}
+
 fn cluster_resource() -> ApiResource {
     ApiResource {
         group: "cluster.ubernetes.io".into(),
@@ -496,6 +502,8 @@ struct Report {
     rss_empty: Option<u64>,
     rss_ready: Option<u64>,
     rss_converged: Option<u64>,
+    /// Federation store revision before the first create and when converged.
+    rev_prop: (Option<u64>, Option<u64>),
     member_rss_ready: Option<u64>,
     member_rss_converged: Option<u64>,
     fed_cpu_join: Option<(f64, f64)>,
@@ -519,6 +527,7 @@ struct Steady {
     rss: (Option<u64>, Option<u64>),
     hwm: (Option<u64>, Option<u64>),
     member_rss: (Option<u64>, Option<u64>),
+    rev: (Option<u64>, Option<u64>),
 }
 
 async fn bench(a: PropagationArgs) -> anyhow::Result<()> {
@@ -710,6 +719,7 @@ async fn bench(a: PropagationArgs) -> anyhow::Result<()> {
     eprintln!("{n} member watchers synced in {}", secs(r.watchers_synced));
     r.rss_ready = status_kib(fed_pid, "VmRSS");
     r.member_rss_ready = status_kib(member_pid, "VmRSS");
+    r.rev_prop.0 = revision(&namespaces).await;
 
     // 7. Create the Deployments.
     let api: Api<Deployment> = Api::namespaced(fed.clone(), "bench");
@@ -782,6 +792,7 @@ async fn bench(a: PropagationArgs) -> anyhow::Result<()> {
     r.member_cpu_prop = member_cpu.end(tck);
     r.rss_converged = status_kib(fed_pid, "VmRSS");
     r.member_rss_converged = status_kib(member_pid, "VmRSS");
+    r.rev_prop.1 = revision(&namespaces).await;
     {
         let first = seen.first.lock().map_err(|_| anyhow::anyhow!("a watcher panicked"))?;
         let mut last_seen: Option<Instant> = None;
@@ -827,6 +838,7 @@ async fn bench(a: PropagationArgs) -> anyhow::Result<()> {
         let cpu = CpuSpan::start(fed_pid);
         let mcpu = CpuSpan::start(member_pid);
         let rss0 = status_kib(fed_pid, "VmRSS");
+        let rev0 = revision(&namespaces).await;
         let hwm0 = status_kib(fed_pid, "VmHWM");
         let mrss0 = status_kib(member_pid, "VmRSS");
         let until = Instant::now() + Duration::from_secs(a.steady_secs);
@@ -845,6 +857,7 @@ async fn bench(a: PropagationArgs) -> anyhow::Result<()> {
             cpu: cpu.end(tck),
             member_cpu: mcpu.end(tck),
             rss: (rss0, status_kib(fed_pid, "VmRSS")),
+            rev: (rev0, revision(&namespaces).await),
             hwm: (hwm0, status_kib(fed_pid, "VmHWM")),
             member_rss: (mrss0, status_kib(member_pid, "VmRSS")),
         });
@@ -971,11 +984,11 @@ fn report(a: &PropagationArgs, r: &Report) -> String {
         );
     }
     row(
-        "federation CPU, first create → converged".into(),
+        "federation CPU, first create → converged (or timeout)".into(),
         cpu_cell(r.fed_cpu_prop),
     );
     row(
-        "members process CPU, first create → converged".into(),
+        "members process CPU, first create → converged (or timeout)".into(),
         cpu_cell(r.member_cpu_prop),
     );
     row("federation VmRSS at start (empty store)".into(), mib(r.rss_empty));
@@ -983,7 +996,17 @@ fn report(a: &PropagationArgs, r: &Report) -> String {
         format!("federation VmRSS, {n} members Ready, before the Deployments"),
         mib(r.rss_ready),
     );
-    row("federation VmRSS when converged".into(), mib(r.rss_converged));
+    row(
+        "federation VmRSS when converged (or timeout)".into(),
+        mib(r.rss_converged),
+    );
+    if let (Some(r0), Some(r1)) = r.rev_prop {
+        let w = r1.saturating_sub(r0);
+        row(
+            "federation store writes, first create → converged (or timeout)".into(),
+            format!("{w} ({:.1} per Deployment)", w as f64 / m as f64),
+        );
+    }
     row(
         "members process VmRSS before the Deployments → converged".into(),
         format!("{} → {}", mib(r.member_rss_ready), mib(r.member_rss_converged)),
@@ -995,6 +1018,12 @@ fn report(a: &PropagationArgs, r: &Report) -> String {
         );
         row("federation CPU, steady state".into(), cpu_cell(st.cpu));
         row("members process CPU, steady state".into(), cpu_cell(st.member_cpu));
+        if let (Some(r0), Some(r1)) = st.rev {
+            row(
+                "federation store writes, steady state".into(),
+                format!("{:.1} /s", r1.saturating_sub(r0) as f64 / st.secs as f64),
+            );
+        }
         row(
             "federation VmRSS, steady state start → end".into(),
             format!("{} → {}", mib(st.rss.0), mib(st.rss.1)),
@@ -1010,9 +1039,9 @@ fn report(a: &PropagationArgs, r: &Report) -> String {
         if let (Some(end), Some(before)) = (st.rss.1, r.rss_ready) {
             let grown = end.saturating_sub(before) as f64;
             row(
-                "federation VmRSS growth (steady end − before the Deployments)".into(),
+                "federation VmRSS growth, steady end − before the Deployments (all causes, heartbeats too)".into(),
                 format!(
-                    "{:.1} MiB: {:.1} KiB per Deployment, {:.2} KiB per member copy",
+                    "{:.1} MiB: {:.1} KiB per Deployment, {:.1} KiB per member copy",
                     grown / 1024.0,
                     grown / m as f64,
                     grown / (m * n) as f64
