@@ -78,7 +78,21 @@ impl Proc {
     ) -> anyhow::Result<(Self, Vec<String>)> {
         let exe = std::env::current_exe().context("finding the ubernetes binary")?;
         let stderr = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let mut child = Command::new(exe)
+        // Profiling: UBERNETES_BENCH_WRAP="heaptrack" (or "perf record -g --") runs the
+        // federation under that command.
+        let wrap: Vec<String> = match std::env::var("UBERNETES_BENCH_WRAP") {
+            Ok(w) if args.first() == Some(&"serve") => w.split_whitespace().map(str::to_string).collect(),
+            _ => Vec::new(),
+        };
+        let mut cmd = match wrap.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let mut child = cmd
             .args(args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())

@@ -4,6 +4,9 @@
 mod bench;
 mod bench_propagation;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use apiserver::local::{LocalClient, ObjectStore};
 use apiserver::registry::ServerMode;

@@ -8,7 +8,7 @@
 //! concurrently. Policies, clusters and autoscaler targets are read from a [`Snapshot`] that
 //! is replaced only when one of them changes: a Cluster's heartbeat does not resync anything.
 
-use super::members::{self, FIELD_MANAGER, Member, MemberEvent};
+use super::members::{self, FIELD_MANAGER, Member, MemberEvent, MemberInbox};
 use super::policy::{ObjectKey, select_clusters};
 use super::queue::WorkQueue;
 use super::render::{ORIGIN_LABEL, SOURCE_ANNOTATION, apply_overrides, strip};
@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// Finalizer that holds a federated object until its member copies are removed.
@@ -37,6 +37,9 @@ const FANOUT: usize = 64;
 const TOTAL_REQUESTS: usize = 512;
 const RETRY_MIN: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
+/// A changed member copy is looked at this long after the change, so the status updates of
+/// many members in a burst make one status write in the federation, not one each.
+const MEMBER_EVENT_DELAY: Duration = Duration::from_millis(200);
 /// Events handled per loop turn before the queue gets a chance to run.
 const EVENT_BATCH: usize = 4096;
 const POLICY_GROUP: &str = "policy.ubernetes.io";
@@ -202,12 +205,12 @@ struct Controller {
     requests: Semaphore,
     /// Objects being deleted with `propagationPolicy: Orphan`: their copies stay in members.
     orphaning: Mutex<HashSet<String>>,
-    member_tx: mpsc::UnboundedSender<MemberEvent>,
+    inbox: Arc<MemberInbox>,
 }
 
 /// Runs the controller until the process ends.
 pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
-    let (member_tx, mut member_rx) = mpsc::unbounded_channel();
+    let (inbox, mut member_rx) = MemberInbox::new();
     let resync = opts.resync;
     let ctl = Arc::new(Controller {
         resources: RwLock::new(Arc::new(store.resources())),
@@ -219,7 +222,7 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
         dep_owners: Mutex::new(HashMap::new()),
         requests: Semaphore::new(TOTAL_REQUESTS),
         orphaning: Mutex::new(HashSet::new()),
-        member_tx,
+        inbox,
     });
     let mut events = ctl.store.subscribe();
     let mut tick = tokio::time::interval_at(Instant::now() + resync, resync);
@@ -232,6 +235,8 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
     let mut in_flight: HashMap<tokio::task::Id, ObjRef> = HashMap::new();
     let mut attempts: HashMap<ObjRef, u32> = HashMap::new();
     let mut delayed: BTreeMap<(Instant, u64), ObjRef> = BTreeMap::new();
+    // Objects waiting out MEMBER_EVENT_DELAY after a member copy changed.
+    let mut member_wait: HashSet<ObjRef> = HashSet::new();
     let mut seq = 0u64;
     loop {
         if changes.any() {
@@ -270,7 +275,9 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
                     if entry.key().0 > now {
                         break;
                     }
-                    queue.push(entry.remove());
+                    let o = entry.remove();
+                    member_wait.remove(&o);
+                    queue.push(o);
                 }
             }
             ev = events.recv() => match ev {
@@ -278,7 +285,14 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => changes.all = true,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
-            Some(m) = member_rx.recv() => ctl.on_member_event(m, &mut queue),
+            Some(key) = member_rx.recv() => {
+                if let Some(o) = ctl.inbox.take(&key).and_then(|m| ctl.on_member_event(m))
+                    && member_wait.insert(o.clone())
+                {
+                    seq += 1;
+                    delayed.insert((Instant::now() + MEMBER_EVENT_DELAY, seq), o);
+                }
+            }
             _ = tick.tick() => changes.all = true,
         }
         for _ in 0..EVENT_BATCH {
@@ -289,8 +303,13 @@ pub async fn run(store: Arc<dyn ObjectStore>, opts: PropagationOptions) {
             }
         }
         for _ in 0..EVENT_BATCH {
-            let Ok(m) = member_rx.try_recv() else { break };
-            ctl.on_member_event(m, &mut queue);
+            let Ok(key) = member_rx.try_recv() else { break };
+            if let Some(o) = ctl.inbox.take(&key).and_then(|m| ctl.on_member_event(m))
+                && member_wait.insert(o.clone())
+            {
+                seq += 1;
+                delayed.insert((Instant::now() + MEMBER_EVENT_DELAY, seq), o);
+            }
         }
     }
 }
@@ -552,7 +571,8 @@ impl Controller {
         }
     }
 
-    fn on_member_event(&self, m: MemberEvent, queue: &mut WorkQueue<ObjRef>) {
+    /// Records a member copy's change; returns the object to reconcile.
+    fn on_member_event(&self, m: MemberEvent) -> Option<ObjRef> {
         {
             let mut objects = self.objects.lock();
             match m.copy {
@@ -572,9 +592,7 @@ impl Controller {
                     .offer(copy),
             }
         }
-        if let Some(o) = parse_source(&m.source) {
-            queue.push(o);
-        }
+        parse_source(&m.source)
     }
 
     /// Reconciles one object; true when it should be retried (a member failed).
@@ -875,7 +893,7 @@ impl Controller {
             r,
             cluster.to_string(),
             format!("{ORIGIN_LABEL}={}", self.opts.federation),
-            self.member_tx.clone(),
+            self.inbox.clone(),
             member.stop.subscribe(),
         );
     }

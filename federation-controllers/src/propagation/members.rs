@@ -6,8 +6,9 @@ use apiserver::local::ResourceDesc;
 use base64::Engine;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
+use parking_lot::Mutex;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -26,6 +27,44 @@ pub struct MemberEvent {
     pub source: String,
     /// The copy; None when deleted.
     pub copy: Option<Value>,
+}
+
+/// Where member informers leave copies for the controller. Only the latest state of each
+/// (cluster, source) waits: a copy that changes again before the controller took it replaces
+/// the older state instead of queueing behind it, so a burst of member status updates costs
+/// memory per copy, not per update.
+pub struct MemberInbox {
+    pending: Mutex<HashMap<(String, String), Option<Value>>>,
+    notify: mpsc::UnboundedSender<(String, String)>,
+}
+
+impl MemberInbox {
+    /// An inbox and the receiver of its notifications (one per newly waiting key).
+    pub fn new() -> (Arc<Self>, mpsc::UnboundedReceiver<(String, String)>) {
+        let (notify, rx) = mpsc::unbounded_channel();
+        let inbox = Arc::new(Self {
+            pending: Mutex::new(HashMap::new()),
+            notify,
+        });
+        (inbox, rx)
+    }
+
+    /// Leaves the latest state of a copy; false when the controller has gone away.
+    pub fn deliver(&self, cluster: String, source: String, copy: Option<Value>) -> bool {
+        let key = (cluster, source);
+        let fresh = self.pending.lock().insert(key.clone(), copy).is_none();
+        !fresh || self.notify.send(key).is_ok()
+    }
+
+    /// Takes what waits for a key (None when it was taken already).
+    pub fn take(&self, key: &(String, String)) -> Option<MemberEvent> {
+        let copy = self.pending.lock().remove(key)?;
+        Some(MemberEvent {
+            cluster: key.0.clone(),
+            source: key.1.clone(),
+            copy,
+        })
+    }
 }
 
 /// One connected member.
@@ -234,7 +273,7 @@ pub fn spawn_informer(
     r: &ResourceDesc,
     cluster: String,
     label: String,
-    tx: mpsc::UnboundedSender<MemberEvent>,
+    inbox: Arc<MemberInbox>,
     mut stop: watch::Receiver<()>,
 ) {
     let api: Api<DynamicObject> = Api::all_with(client, &api_resource(r));
@@ -269,12 +308,7 @@ pub fn spawn_informer(
                 continue;
             };
             let copy = if deleted { None } else { trimmed(&obj) };
-            let event = MemberEvent {
-                cluster: cluster.clone(),
-                source,
-                copy,
-            };
-            if tx.send(event).is_err() {
+            if !inbox.deliver(cluster.clone(), source, copy) {
                 return;
             }
         }
@@ -288,4 +322,29 @@ pub fn trimmed(obj: &DynamicObject) -> Option<Value> {
         m.remove("managedFields");
     }
     Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_inbox_keeps_only_the_latest_state_per_copy() {
+        let (inbox, mut rx) = MemberInbox::new();
+        for rv in 1..=5 {
+            assert!(inbox.deliver("m1".into(), "apps/deployments/ns/web".into(), Some(json!({"rv": rv}))));
+        }
+        assert!(inbox.deliver("m2".into(), "apps/deployments/ns/web".into(), None));
+        let mut keys = Vec::new();
+        while let Ok(k) = rx.try_recv() {
+            keys.push(k);
+        }
+        assert_eq!(keys.len(), 2, "one notification per waiting copy");
+        let first = inbox.take(&keys[0]).expect("waiting");
+        assert_eq!(first.copy, Some(json!({"rv": 5})));
+        assert!(inbox.take(&keys[0]).is_none(), "taken once");
+        let second = inbox.take(&keys[1]).expect("waiting");
+        assert_eq!((second.cluster.as_str(), second.copy), ("m2", None));
+    }
 }
