@@ -57,8 +57,13 @@ impl Workloads {
         let mut resync = crate::resync_ticker(&self.name);
         let mut ticks = 0u32;
         loop {
+            let started = tokio::time::Instant::now();
             let settled = self.reconcile().await;
-            self.until_due(&mut events, &mut resync, &mut ticks, settled).await;
+            // A pass reads every workload, so under a stream of changes passes back to back
+            // would grow with the cluster: wait at least twice as long as the pass took, which
+            // keeps the simulator to about a third of a core however large the member is.
+            let gap = DEBOUNCE.max(started.elapsed() * 2);
+            self.until_due(&mut events, &mut resync, &mut ticks, settled, gap).await;
         }
     }
 
@@ -70,6 +75,7 @@ impl Workloads {
         resync: &mut tokio::time::Interval,
         ticks: &mut u32,
         settled: bool,
+        gap: Duration,
     ) {
         loop {
             tokio::select! {
@@ -83,7 +89,7 @@ impl Workloads {
                     if !open {
                         *events = self.store.subscribe();
                     }
-                    tokio::time::sleep(DEBOUNCE).await;
+                    tokio::time::sleep(gap).await;
                     self.drain(events);
                     return;
                 }

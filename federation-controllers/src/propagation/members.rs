@@ -279,7 +279,9 @@ pub fn spawn_informer(
     let api: Api<DynamicObject> = Api::all_with(client, &api_resource(r));
     let cfg = kube::runtime::watcher::Config::default().labels(&label);
     tokio::spawn(async move {
-        let mut stream = kube::runtime::watcher(api, cfg).boxed();
+        // Backoff between failed (re)connections: a member that is down must not make this
+        // loop spin.
+        let mut stream = kube::runtime::WatchStreamExt::default_backoff(kube::runtime::watcher(api, cfg)).boxed();
         loop {
             use kube::runtime::watcher::Event;
             let ev = tokio::select! {
