@@ -11,12 +11,14 @@ use apiserver::local::ObjectStore;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 /// Time to let a burst of changes arrive before reconciling once for all of them.
 const DEBOUNCE: Duration = Duration::from_millis(20);
+/// Workload simulators running in this process (`ubernetes member --virtual N` runs N).
+static SIMULATORS: AtomicUsize = AtomicUsize::new(0);
 
 /// Simulates the controllers and kubelets behind workload status.
 pub struct Workloads {
@@ -53,6 +55,7 @@ impl Workloads {
 
     /// Runs until the process ends.
     pub async fn run(self) {
+        SIMULATORS.fetch_add(1, Ordering::Relaxed);
         let mut events = self.store.subscribe();
         let mut resync = crate::resync_ticker(&self.name);
         let mut ticks = 0u32;
@@ -60,9 +63,11 @@ impl Workloads {
             let started = tokio::time::Instant::now();
             let settled = self.reconcile().await;
             // A pass reads every workload, so under a stream of changes passes back to back
-            // would grow with the cluster: wait at least twice as long as the pass took, which
-            // keeps the simulator to about a third of a core however large the member is.
-            let gap = DEBOUNCE.max(started.elapsed() * 2);
+            // would grow with the cluster: wait at least twice as long as the pass took, per
+            // simulator in this process, which keeps all of them together to about a third of
+            // a core however large and however many the members are.
+            let share = u32::try_from(SIMULATORS.load(Ordering::Relaxed).max(1)).unwrap_or(u32::MAX);
+            let gap = DEBOUNCE.max(started.elapsed().saturating_mul(2).saturating_mul(share));
             self.until_due(&mut events, &mut resync, &mut ticks, settled, gap).await;
         }
     }
