@@ -33,8 +33,8 @@ pub struct ScalePaths {
 /// What serving one version of a custom resource needs.
 #[derive(Clone, Debug)]
 pub struct CustomResource {
-    /// The version's `openAPIV3Schema` (None: anything goes).
-    pub schema: Option<Value>,
+    /// The version's `openAPIV3Schema`, parsed once (None: anything goes).
+    pub schema: Option<Arc<crate::crd_schema::CrdSchema>>,
     /// Table printer from `additionalPrinterColumns`.
     pub printer: Printer,
     /// Scale subresource paths.
@@ -115,7 +115,7 @@ pub fn resources_of(crd: &Value) -> Vec<ResourceInfo> {
             None => SchemaMeta::default(),
         };
         let custom = CustomResource {
-            schema: schema.clone(),
+            schema: schema.as_ref().map(|s| Arc::new(crate::crd_schema::CrdSchema::new(s))),
             printer,
             scale,
             meta: Arc::new(meta),

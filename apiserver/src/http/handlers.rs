@@ -215,10 +215,10 @@ fn normalize_custom(
     let Some(schema) = &custom.schema else {
         return Ok((v, Vec::new()));
     };
-    let pruned = crate::crd_schema::prune(&mut v, schema);
+    let pruned = schema.prune(&mut v);
     let warnings = report_unknown(info, pruned, validation)?;
-    crate::crd_schema::apply_defaults(&mut v, schema);
-    let errors = crate::crd_schema::validate(&v, schema);
+    schema.apply_defaults(&mut v);
+    let errors = schema.validate(&v);
     if !errors.is_empty() {
         let name = objects::meta_str(&v, "name").unwrap_or("").to_string();
         let causes = errors
