@@ -67,7 +67,8 @@ mod tests {
 
     #[test]
     fn events_expire_an_hour_after_their_last_occurrence() {
-        let ev = json!({"metadata": {"creationTimestamp": "2026-11-21T08:00:00Z"}, "lastTimestamp": "2026-11-21T09:30:00Z"});
+        let ev =
+            json!({"metadata": {"creationTimestamp": "2026-11-21T08:00:00Z"}, "lastTimestamp": "2026-11-21T09:30:00Z"});
         assert!(!expired(&ev, at("2026-11-21T10:00:00Z"), EVENT_TTL));
         assert!(expired(&ev, at("2026-11-21T10:31:00Z"), EVENT_TTL));
     }
@@ -81,7 +82,15 @@ mod tests {
 
     #[test]
     fn events_without_times_are_kept() {
-        assert!(!expired(&json!({"lastTimestamp": null}), at("2030-01-01T00:00:00Z"), EVENT_TTL));
-        assert!(!expired(&json!({"lastTimestamp": "garbage"}), at("2030-01-01T00:00:00Z"), EVENT_TTL));
+        assert!(!expired(
+            &json!({"lastTimestamp": null}),
+            at("2030-01-01T00:00:00Z"),
+            EVENT_TTL
+        ));
+        assert!(!expired(
+            &json!({"lastTimestamp": "garbage"}),
+            at("2030-01-01T00:00:00Z"),
+            EVENT_TTL
+        ));
     }
 }
