@@ -76,7 +76,12 @@ impl Proc {
         log: PathBuf,
         wait: Duration,
     ) -> anyhow::Result<(Self, Vec<String>)> {
-        let exe = std::env::current_exe().context("finding the ubernetes binary")?;
+        // Baselines: UBERNETES_BENCH_EXE runs another build's federation and members under
+        // this harness.
+        let exe = match std::env::var_os("UBERNETES_BENCH_EXE") {
+            Some(p) => PathBuf::from(p),
+            None => std::env::current_exe().context("finding the ubernetes binary")?,
+        };
         let stderr = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         // Profiling: UBERNETES_BENCH_WRAP="heaptrack" (or "perf record -g --") runs the
         // federation under that command.

@@ -169,7 +169,18 @@ impl Probe {
             body.to_string(),
             201,
         )
-        .await
+        .await;
+        // The federation's propagation controller records in the status that no policy
+        // selects it (one write); wait for it so the object is settled before the test.
+        let path = deploy_path(name);
+        for _ in 0..100 {
+            let v = self.get(&path).await;
+            if v.pointer("/status/conditions/0/type") == Some(&json!("Propagated")) {
+                return v;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the federation never settled the status of deployment {name}");
     }
 
     /// The CRD widgets.golden.example.com, served once the call returns.
