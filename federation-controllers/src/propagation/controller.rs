@@ -1164,8 +1164,7 @@ impl Controller {
         if aggregate(&r.kind, obj, &[], false, &now).is_none() {
             return;
         }
-        let condition = unselected_condition(obj, &now);
-        let status = json!({"conditions": [condition]});
+        let status = with_unselected_condition(obj, &now);
         if obj.get("status") == Some(&status) {
             return;
         }
@@ -1248,6 +1247,27 @@ fn keep_condition_times(obj: &Value, status: &mut Value) {
             }
         }
     }
+}
+
+/// The object's status with the `Propagated=False` condition set and everything else kept
+/// (while no policy selects it, another controller may own the rest of its status).
+fn with_unselected_condition(obj: &Value, now: &str) -> Value {
+    let condition = unselected_condition(obj, now);
+    let mut status = match obj.get("status") {
+        Some(Value::Object(m)) => Value::Object(m.clone()),
+        _ => json!({}),
+    };
+    let conditions = status
+        .as_object_mut()
+        .map(|m| m.entry("conditions").or_insert_with(|| json!([])));
+    match conditions.and_then(|c| c.as_array_mut()) {
+        Some(list) => {
+            list.retain(|c| c["type"] != "Propagated");
+            list.push(condition);
+        }
+        None => status["conditions"] = json!([condition]),
+    }
+    status
 }
 
 /// The condition of an object that no policy selects.
@@ -1456,6 +1476,30 @@ mod tests {
             Some("configmaps".into())
         );
         assert_eq!(parse_source("garbage"), None);
+    }
+
+    #[test]
+    fn the_unselected_condition_leaves_the_rest_of_the_status() {
+        let obj = json!({"status": {"availableReplicas": 2, "conditions": [
+            {"type": "Available", "status": "True"},
+            {"type": "Propagated", "status": "True", "reason": "Old"}]}});
+        let s = with_unselected_condition(&obj, "2026-11-21T10:00:00Z");
+        assert_eq!(s["availableReplicas"], 2);
+        let types: Vec<&Value> = s["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| &c["type"])
+            .collect();
+        assert_eq!(types, [&json!("Available"), &json!("Propagated")]);
+        assert_eq!(s["conditions"][1]["reason"], "NoPolicy");
+        let fresh = with_unselected_condition(&json!({}), "2026-11-21T10:00:00Z");
+        assert_eq!(fresh["conditions"][0]["reason"], "NoPolicy");
+        let settled = json!({"status": fresh});
+        assert_eq!(
+            with_unselected_condition(&settled, "2026-11-21T11:00:00Z"),
+            settled["status"]
+        );
     }
 
     #[test]
