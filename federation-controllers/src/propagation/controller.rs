@@ -8,7 +8,7 @@
 //! concurrently. Policies, clusters and autoscaler targets are read from a [`Snapshot`] that
 //! is replaced only when one of them changes: a Cluster's heartbeat does not resync anything.
 
-use super::members::{self, FIELD_MANAGER, Member, MemberEvent, MemberInbox};
+use super::members::{self, FIELD_MANAGER, Member, MemberEvent, MemberInbox, RawCopy};
 use super::policy::{ObjectKey, select_clusters};
 use super::queue::WorkQueue;
 use super::render::{ORIGIN_LABEL, SOURCE_ANNOTATION, apply_overrides, strip};
@@ -124,7 +124,7 @@ impl CopyDigest {
 struct ClusterCopy {
     applied: Option<Applied>,
     /// The member's copy as last delivered (apply response or informer), until compared.
-    raw: Option<Value>,
+    raw: Option<RawCopy>,
     /// The member's copy, compared.
     digest: Option<CopyDigest>,
 }
@@ -133,15 +133,18 @@ impl ClusterCopy {
     fn rv(&self) -> Option<u64> {
         self.raw
             .as_ref()
-            .and_then(resource_version)
+            .and_then(|r| r.rv)
             .or_else(|| self.digest.as_ref().and_then(|d| d.rv))
+    }
+
+    fn is_newer(&self, rv: Option<u64>) -> bool {
+        !matches!((rv, self.rv()), (Some(n), Some(k)) if n < k)
     }
 
     /// Takes a newer copy (an apply response can arrive after the informer delivered a later
     /// change, and the other way round).
-    fn offer(&mut self, copy: Value) {
-        let older = matches!((resource_version(&copy), self.rv()), (Some(n), Some(k)) if n < k);
-        if !older {
+    fn offer(&mut self, copy: RawCopy) {
+        if self.is_newer(copy.rv) {
             self.raw = Some(copy);
         }
     }
@@ -149,7 +152,17 @@ impl ClusterCopy {
     /// Compares a newly delivered copy with the current rendering.
     fn digest(&mut self, hash: u64, rendered: &Value) {
         if let Some(raw) = self.raw.take() {
-            self.digest = Some(CopyDigest::of(&raw, hash, rendered));
+            self.digest = Some(CopyDigest::of(&raw.value(), hash, rendered));
+        }
+    }
+
+    /// Takes the copy an apply returned, compared with what was applied.
+    fn settle(&mut self, copy: &Value, hash: u64, rendered: &Value) {
+        if self.is_newer(resource_version(copy)) {
+            self.raw = None;
+            self.digest = Some(CopyDigest::of(copy, hash, rendered));
+        } else {
+            self.digest(hash, rendered);
         }
     }
 
@@ -847,8 +860,7 @@ impl Controller {
                         .clusters
                         .entry(cluster.to_string())
                         .or_default();
-                    cc.offer(copy);
-                    cc.digest(hash, &rendered);
+                    cc.settle(&copy, hash, &rendered);
                     cc.applied = Some(Applied { hash, generation });
                 }
                 self.copy_state(cluster, key)
@@ -1426,7 +1438,7 @@ mod tests {
 
     #[test]
     fn older_copies_do_not_replace_newer_ones() {
-        let v = |rv: &str| json!({"metadata": {"resourceVersion": rv}});
+        let v = |rv: &str| RawCopy::from_value(&json!({"metadata": {"resourceVersion": rv}}));
         let mut cc = ClusterCopy::default();
         cc.offer(v("10"));
         cc.offer(v("9"));
@@ -1440,8 +1452,14 @@ mod tests {
         assert!(
             cc.raw
                 .as_ref()
-                .is_some_and(|r| r["metadata"]["resourceVersion"] == "opaque")
+                .is_some_and(|r| r.value()["metadata"]["resourceVersion"] == "opaque")
         );
+        // An apply response older than what the informer delivered does not replace it.
+        cc.offer(v("20"));
+        cc.settle(&json!({"metadata": {"resourceVersion": "19"}}), 1, &json!({}));
+        assert_eq!(cc.rv(), Some(20));
+        cc.settle(&json!({"metadata": {"resourceVersion": "21"}}), 1, &json!({}));
+        assert_eq!((cc.rv(), cc.raw.is_none()), (Some(21), true));
     }
 
     #[test]

@@ -26,7 +26,43 @@ pub struct MemberEvent {
     /// The federated object it is a copy of (`SOURCE_ANNOTATION`).
     pub source: String,
     /// The copy; None when deleted.
-    pub copy: Option<Value>,
+    pub copy: Option<RawCopy>,
+}
+
+/// A member copy as delivered, kept serialized (a parsed copy takes about three times the
+/// memory, and thousands can wait at once while members report status).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawCopy {
+    /// Its resourceVersion as a number (None when the member's is not a number).
+    pub rv: Option<u64>,
+    json: Box<str>,
+}
+
+impl RawCopy {
+    /// Keeps a copy without its managedFields (the largest part, never read here).
+    pub fn of(mut obj: DynamicObject) -> Option<Self> {
+        obj.metadata.managed_fields = None;
+        let rv = obj.metadata.resource_version.as_deref().and_then(|r| r.parse().ok());
+        let json = serde_json::to_string(&obj).ok()?.into_boxed_str();
+        Some(Self { rv, json })
+    }
+
+    /// Keeps a copy given as JSON.
+    pub fn from_value(v: &Value) -> Self {
+        let rv = v
+            .pointer("/metadata/resourceVersion")
+            .and_then(|r| r.as_str())
+            .and_then(|r| r.parse().ok());
+        Self {
+            rv,
+            json: v.to_string().into_boxed_str(),
+        }
+    }
+
+    /// The copy, parsed.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+    }
 }
 
 /// Where member informers leave copies for the controller. Only the latest state of each
@@ -34,7 +70,7 @@ pub struct MemberEvent {
 /// the older state instead of queueing behind it, so a burst of member status updates costs
 /// memory per copy, not per update.
 pub struct MemberInbox {
-    pending: Mutex<HashMap<(String, String), Option<Value>>>,
+    pending: Mutex<HashMap<(String, String), Option<RawCopy>>>,
     notify: mpsc::UnboundedSender<(String, String)>,
 }
 
@@ -50,7 +86,7 @@ impl MemberInbox {
     }
 
     /// Leaves the latest state of a copy; false when the controller has gone away.
-    pub fn deliver(&self, cluster: String, source: String, copy: Option<Value>) -> bool {
+    pub fn deliver(&self, cluster: String, source: String, copy: Option<RawCopy>) -> bool {
         let key = (cluster, source);
         let fresh = self.pending.lock().insert(key.clone(), copy).is_none();
         !fresh || self.notify.send(key).is_ok()
@@ -309,21 +345,12 @@ pub fn spawn_informer(
             else {
                 continue;
             };
-            let copy = if deleted { None } else { trimmed(&obj) };
+            let copy = if deleted { None } else { RawCopy::of(obj) };
             if !inbox.deliver(cluster.clone(), source, copy) {
                 return;
             }
         }
     });
-}
-
-/// A member copy without its managedFields (the largest part, never read here).
-pub fn trimmed(obj: &DynamicObject) -> Option<Value> {
-    let mut v = serde_json::to_value(obj).ok()?;
-    if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-        m.remove("managedFields");
-    }
-    Some(v)
 }
 
 #[cfg(test)]
@@ -335,7 +362,8 @@ mod tests {
     fn the_inbox_keeps_only_the_latest_state_per_copy() {
         let (inbox, mut rx) = MemberInbox::new();
         for rv in 1..=5 {
-            assert!(inbox.deliver("m1".into(), "apps/deployments/ns/web".into(), Some(json!({"rv": rv}))));
+            let copy = RawCopy::from_value(&json!({"rv": rv}));
+            assert!(inbox.deliver("m1".into(), "apps/deployments/ns/web".into(), Some(copy)));
         }
         assert!(inbox.deliver("m2".into(), "apps/deployments/ns/web".into(), None));
         let mut keys = Vec::new();
@@ -344,7 +372,7 @@ mod tests {
         }
         assert_eq!(keys.len(), 2, "one notification per waiting copy");
         let first = inbox.take(&keys[0]).expect("waiting");
-        assert_eq!(first.copy, Some(json!({"rv": 5})));
+        assert_eq!(first.copy.map(|c| c.value()), Some(json!({"rv": 5})));
         assert!(inbox.take(&keys[0]).is_none(), "taken once");
         let second = inbox.take(&keys[1]).expect("waiting");
         assert_eq!((second.cluster.as_str(), second.copy), ("m2", None));
