@@ -15,7 +15,7 @@ use super::render::{ORIGIN_LABEL, SOURCE_ANNOTATION, apply_overrides, strip};
 use super::snapshot::{ClusterEntry, Snapshot};
 use super::status::aggregate;
 use apiserver::cache::CacheEvent;
-use apiserver::local::{Gvr, ObjectStore, ResourceDesc};
+use apiserver::local::{Gvr, Modify, ObjectStore, ResourceDesc};
 use futures::StreamExt;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Value, json};
@@ -949,46 +949,39 @@ impl Controller {
         true
     }
 
+    /// Read-modify-write of a federation object that writes only when `change` changed it.
+    async fn update(&self, r: Gvr<'_>, ns: Option<&str>, name: &str, mut change: impl FnMut(&mut Value) + Send) {
+        let f: Modify<'_> = Box::new(move |old| {
+            let mut new = old.clone();
+            change(&mut new);
+            (new != *old).then_some(new)
+        });
+        if let Err(e) = self.store.modify(r, ns, name, f).await {
+            tracing::debug!(%name, error = %e.message, "federation write failed");
+        }
+    }
+
     async fn add_finalizer(&self, r: &ResourceDesc, ns: Option<&str>, name: &str) {
-        let _ = self
-            .store
-            .modify(
-                gvr(r),
-                ns,
-                name,
-                Box::new(|old| {
-                    let mut new = old.clone();
-                    let list = new["metadata"]
-                        .as_object_mut()?
-                        .entry("finalizers")
-                        .or_insert_with(|| json!([]));
-                    let a = list.as_array_mut()?;
-                    if a.iter().any(|f| f == CLEANUP_FINALIZER) {
-                        return None;
-                    }
-                    a.push(json!(CLEANUP_FINALIZER));
-                    Some(new)
-                }),
-            )
-            .await;
+        self.update(gvr(r), ns, name, |new| {
+            let list = new["metadata"]
+                .as_object_mut()
+                .map(|m| m.entry("finalizers").or_insert_with(|| json!([])));
+            if let Some(a) = list.and_then(|l| l.as_array_mut())
+                && !a.iter().any(|f| f == CLEANUP_FINALIZER)
+            {
+                a.push(json!(CLEANUP_FINALIZER));
+            }
+        })
+        .await;
     }
 
     async fn release_finalizer(&self, r: &ResourceDesc, ns: Option<&str>, name: &str) {
-        let _ = self
-            .store
-            .modify(
-                gvr(r),
-                ns,
-                name,
-                Box::new(|old| {
-                    let mut new = old.clone();
-                    let a = new.pointer_mut("/metadata/finalizers")?.as_array_mut()?;
-                    let before = a.len();
-                    a.retain(|f| f != CLEANUP_FINALIZER);
-                    (a.len() != before).then_some(new)
-                }),
-            )
-            .await;
+        self.update(gvr(r), ns, name, |new| {
+            if let Some(a) = new.pointer_mut("/metadata/finalizers").and_then(|f| f.as_array_mut()) {
+                a.retain(|f| f != CLEANUP_FINALIZER);
+            }
+        })
+        .await;
     }
 
     /// ConfigMaps, Secrets, ServiceAccounts and PVCs a workload's pod template references
@@ -1134,20 +1127,11 @@ impl Controller {
             }
             Some(old) if old.get("spec") == Some(&spec) && old.get("status") == Some(&status) => {}
             Some(_) => {
-                let _ = self
-                    .store
-                    .modify(
-                        PLACEMENTS,
-                        Some(&ns),
-                        &name,
-                        Box::new(move |old| {
-                            let mut new = old.clone();
-                            new["spec"] = spec.clone();
-                            new["status"] = status.clone();
-                            (new != *old).then_some(new)
-                        }),
-                    )
-                    .await;
+                self.update(PLACEMENTS, Some(&ns), &name, |new| {
+                    new["spec"] = spec.clone();
+                    new["status"] = status.clone();
+                })
+                .await;
             }
         }
     }
@@ -1184,18 +1168,7 @@ impl Controller {
     }
 
     async fn write_status_value(&self, r: &ResourceDesc, ns: Option<&str>, name: &str, status: Value) {
-        let _ = self
-            .store
-            .modify(
-                gvr(r),
-                ns,
-                name,
-                Box::new(move |old| {
-                    let mut new = old.clone();
-                    new["status"] = status.clone();
-                    (new != *old).then_some(new)
-                }),
-            )
+        self.update(gvr(r), ns, name, |new| new["status"] = status.clone())
             .await;
     }
 

@@ -190,6 +190,30 @@ impl MemberError {
     }
 }
 
+/// One member request with a deadline.
+async fn call<T>(
+    timeout: Duration,
+    request: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, MemberError> {
+    match tokio::time::timeout(timeout, request).await {
+        Ok(r) => r.map_err(MemberError::of),
+        Err(_) => Err(MemberError::Timeout),
+    }
+}
+
+fn to_json(o: DynamicObject) -> Result<Value, MemberError> {
+    serde_json::to_value(o).map_err(|e| MemberError::Other(e.to_string()))
+}
+
+/// Ok when the object is gone anyway.
+fn gone_is_fine<T>(r: Result<T, MemberError>) -> Result<(), MemberError> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Server-side apply of `obj` to a member (forcing our field manager); returns the copy.
 pub async fn ssa(
     client: &kube::Client,
@@ -201,11 +225,7 @@ pub async fn ssa(
 ) -> Result<Value, MemberError> {
     let api = dyn_api(client, r, ns);
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    match tokio::time::timeout(timeout, api.patch(name, &params, &Patch::Apply(obj))).await {
-        Ok(Ok(o)) => serde_json::to_value(o).map_err(|e| MemberError::Other(e.to_string())),
-        Ok(Err(e)) => Err(MemberError::of(e)),
-        Err(_) => Err(MemberError::Timeout),
-    }
+    to_json(call(timeout, api.patch(name, &params, &Patch::Apply(obj))).await?)
 }
 
 /// Reads one object from a member; None when it does not exist.
@@ -217,13 +237,7 @@ pub async fn get(
     timeout: Duration,
 ) -> Result<Option<Value>, MemberError> {
     let api = dyn_api(client, r, ns);
-    match tokio::time::timeout(timeout, api.get_opt(name)).await {
-        Ok(Ok(o)) => o
-            .map(|o| serde_json::to_value(o).map_err(|e| MemberError::Other(e.to_string())))
-            .transpose(),
-        Ok(Err(e)) => Err(MemberError::of(e)),
-        Err(_) => Err(MemberError::Timeout),
-    }
+    call(timeout, api.get_opt(name)).await?.map(to_json).transpose()
 }
 
 /// Deletes one object from a member; Ok when it is already gone.
@@ -235,14 +249,7 @@ pub async fn delete(
     timeout: Duration,
 ) -> Result<(), MemberError> {
     let api = dyn_api(client, r, ns);
-    match tokio::time::timeout(timeout, api.delete(name, &DeleteParams::background())).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => match MemberError::of(e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-        Err(_) => Err(MemberError::Timeout),
-    }
+    gone_is_fine(call(timeout, api.delete(name, &DeleteParams::background())).await)
 }
 
 /// Leaves a copy in the member but no longer the federation's: removes the origin label and
@@ -259,14 +266,7 @@ pub async fn release(
         "labels": {super::render::ORIGIN_LABEL: null},
         "annotations": {SOURCE_ANNOTATION: null},
     }});
-    match tokio::time::timeout(timeout, api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => match MemberError::of(e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-        Err(_) => Err(MemberError::Timeout),
-    }
+    gone_is_fine(call(timeout, api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))).await)
 }
 
 /// A client for a member from its credentials Secret (`data.kubeconfig`).
