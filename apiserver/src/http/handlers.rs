@@ -1212,13 +1212,45 @@ pub async fn delete_object(
     name: &str,
     opts: &DeleteOptions,
 ) -> ApiResult<(Value, bool)> {
+    // The object changed between reading and deleting it (a controller wrote its status):
+    // read it again and retry, as kube-apiserver does; only the caller's own preconditions
+    // may fail a delete with a conflict.
+    const ATTEMPTS: usize = 16;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match delete_object_once(server, info, namespace, name, opts).await {
+            Err(DeleteFailure::Raced(_)) if attempt < ATTEMPTS => continue,
+            Err(DeleteFailure::Raced(e) | DeleteFailure::Api(e)) => return Err(e),
+            Ok(done) => return Ok(done),
+        }
+    }
+}
+
+/// Why one attempt to delete failed.
+enum DeleteFailure {
+    /// Another write came between reading and deleting the object.
+    Raced(ApiError),
+    /// Anything else (answered as is).
+    Api(ApiError),
+}
+
+impl From<ApiError> for DeleteFailure {
+    fn from(e: ApiError) -> Self {
+        DeleteFailure::Api(e)
+    }
+}
+
+async fn delete_object_once(
+    server: &ApiServer,
+    info: &ResourceInfo,
+    namespace: Option<&str>,
+    name: &str,
+    opts: &DeleteOptions,
+) -> Result<(Value, bool), DeleteFailure> {
     let is_ns = info.group.is_empty() && info.plural == "namespaces";
     if is_ns && PROTECTED_NAMESPACES.contains(&name) {
-        return Err(ApiError::forbidden(
-            info.group_resource(),
-            name,
-            "this namespace may not be deleted",
-        ));
+        return Err(ApiError::forbidden(info.group_resource(), name, "this namespace may not be deleted").into());
     }
     let prefix = info.key_prefix();
     let suffix = match namespace {
@@ -1233,26 +1265,26 @@ pub async fn delete_object(
     if let Some(uid) = &opts.uid
         && objects::meta_str(&old, "uid") != Some(uid.as_str())
     {
-        return Err(ApiError::conflict_with(
+        return Err(DeleteFailure::Api(ApiError::conflict_with(
             info.group_resource(),
             name,
             &format!(
                 "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
                 objects::meta_str(&old, "uid").unwrap_or("")
             ),
-        ));
+        )));
     }
     if let Some(rv) = &opts.resource_version
         && *rv != cur.rv.to_string()
     {
-        return Err(ApiError::conflict_with(
+        return Err(DeleteFailure::Api(ApiError::conflict_with(
             info.group_resource(),
             name,
             &format!(
                 "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
                 cur.rv
             ),
-        ));
+        )));
     }
     let gc_finalizer = match opts.propagation.as_deref() {
         Some("Foreground") => Some("foregroundDeletion"),
@@ -1303,7 +1335,10 @@ pub async fn delete_object(
                 precondition: Precondition::ModRevision(cur.rv),
             })
             .await
-            .map_err(|e| store_error(info, name, e))?;
+            .map_err(|e| match store_error(info, name, e) {
+                e if e.code == 409 => DeleteFailure::Raced(e),
+                e => DeleteFailure::Api(e),
+            })?;
     }
     Ok((old, true))
 }
