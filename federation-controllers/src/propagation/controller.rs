@@ -334,6 +334,16 @@ async fn sleep_until(t: Option<Instant>) {
     }
 }
 
+fn namespace_resource() -> ResourceDesc {
+    ResourceDesc {
+        group: String::new(),
+        version: "v1".into(),
+        plural: "namespaces".into(),
+        kind: "Namespace".into(),
+        namespaced: false,
+    }
+}
+
 /// Whether an object is being deleted with `propagationPolicy: Orphan`.
 fn orphan_requested(obj: &Value) -> bool {
     obj.pointer("/metadata/deletionTimestamp").is_some()
@@ -810,38 +820,36 @@ impl Controller {
             return state(cluster, "Pending", "ClusterUnavailable", "shutting down");
         };
         let timeout = self.opts.member_timeout;
-        if !known && !mode.overwrite {
-            match members::get(&client, r, ns, name, timeout).await {
-                Ok(Some(existing))
-                    if str_at(
-                        &existing,
-                        &format!("/metadata/labels/{}", ORIGIN_LABEL.replace('/', "~1")),
-                    ) != self.opts.federation =>
+        // Before the first apply: is there someone else's object of that name (conflict)?
+        // Does the namespace exist? Both are asked at once.
+        let check = async {
+            if known || mode.overwrite {
+                return Ok(None);
+            }
+            members::get(&client, r, ns, name, timeout).await
+        };
+        let namespace = async {
+            if r.namespaced && !ns.is_empty() && !ns_known {
+                let ns_obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+                let created = members::ssa(&client, &namespace_resource(), "", ns, &ns_obj, timeout).await;
+                if created.is_ok()
+                    && let Some(m) = self.members.lock().get_mut(cluster)
                 {
-                    let msg = format!(
-                        "a {} {name} not created by this federation already exists in cluster {cluster}; set conflictResolution: Overwrite in the policy to take it over",
-                        r.kind
-                    );
-                    return state(cluster, "Failed", "Conflict", &msg);
+                    m.namespaces.insert(ns.to_string());
                 }
-                Ok(_) => {}
-                Err(e) => return state(cluster, "Failed", "ApplyFailed", &e.to_string()),
             }
-        }
-        if r.namespaced && !ns.is_empty() && !ns_known {
-            let ns_res = ResourceDesc {
-                group: String::new(),
-                version: "v1".into(),
-                plural: "namespaces".into(),
-                kind: "Namespace".into(),
-                namespaced: false,
-            };
-            let ns_obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-            if members::ssa(&client, &ns_res, "", ns, &ns_obj, timeout).await.is_ok()
-                && let Some(m) = self.members.lock().get_mut(cluster)
-            {
-                m.namespaces.insert(ns.to_string());
+        };
+        let (existing, ()) = tokio::join!(check, namespace);
+        match existing {
+            Ok(Some(existing)) if !self.made_by_us(&existing) => {
+                let msg = format!(
+                    "a {} {name} not created by this federation already exists in cluster {cluster}; set conflictResolution: Overwrite in the policy to take it over",
+                    r.kind
+                );
+                return state(cluster, "Failed", "Conflict", &msg);
             }
+            Ok(_) => {}
+            Err(e) => return state(cluster, "Failed", "ApplyFailed", &e.to_string()),
         }
         match members::ssa(&client, r, ns, name, &rendered, timeout).await {
             Ok(mut copy) => {
@@ -875,6 +883,14 @@ impl Controller {
                 state(cluster, "Failed", "ApplyFailed", &e.to_string())
             }
         }
+    }
+
+    /// Whether a member object carries this federation's origin label.
+    fn made_by_us(&self, obj: &Value) -> bool {
+        obj.pointer("/metadata/labels")
+            .and_then(|l| l.get(ORIGIN_LABEL))
+            .and_then(|v| v.as_str())
+            == Some(self.opts.federation.as_str())
     }
 
     fn copy_state(&self, cluster: &str, key: &str) -> Value {
