@@ -91,6 +91,22 @@ impl System {
         c.wait_with_output().expect("kubectl output")
     }
 
+    /// Waits until all three members are Ready.
+    fn wait_ready(&self) {
+        eventually("3 Ready clusters", Duration::from_secs(30), || {
+            self.fed(&[
+                "get",
+                "clusters",
+                "-o",
+                "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
+            ])
+            .split_whitespace()
+            .filter(|s| *s == "True")
+            .count()
+                == 3
+        });
+    }
+
     fn fed(&self, args: &[&str]) -> String {
         common::ok(self.kubectl_at(&self.federation, args, None))
     }
@@ -225,18 +241,7 @@ fn http_get(addr: &str) -> String {
 #[test]
 fn objects_follow_the_policy_with_overrides_status_drift_and_deletion() {
     let sys = System::up();
-    eventually("3 Ready clusters", Duration::from_secs(30), || {
-        sys.fed(&[
-            "get",
-            "clusters",
-            "-o",
-            "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
-        ])
-        .split_whitespace()
-        .filter(|s| *s == "True")
-        .count()
-            == 3
-    });
+    sys.wait_ready();
     sys.apply(APP);
     sys.apply(&policy("region-1"));
 
@@ -660,18 +665,7 @@ spec:
 #[test]
 fn custom_resources_propagate_and_hpa_replicas_are_kept() {
     let sys = System::up();
-    eventually("3 Ready clusters", Duration::from_secs(30), || {
-        sys.fed(&[
-            "get",
-            "clusters",
-            "-o",
-            "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
-        ])
-        .split_whitespace()
-        .filter(|s| *s == "True")
-        .count()
-            == 3
-    });
+    sys.wait_ready();
     sys.apply(WIDGETS);
     eventually("the CRD in member-1 and member-3", Duration::from_secs(20), || {
         [0, 2]

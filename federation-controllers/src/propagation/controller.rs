@@ -852,10 +852,7 @@ impl Controller {
             Err(e) => return state(cluster, "Failed", "ApplyFailed", &e.to_string()),
         }
         match members::ssa(&client, r, ns, name, &rendered, timeout).await {
-            Ok(mut copy) => {
-                if let Some(m) = copy.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-                    m.remove("managedFields");
-                }
+            Ok(copy) => {
                 let generation = obj
                     .pointer("/metadata/generation")
                     .and_then(|g| g.as_i64())

@@ -25,6 +25,18 @@ pub fn label_selector_matches(selector: &Value, labels: Option<&serde_json::Map<
     {
         return false;
     }
+    all_expressions(selector, |key, operator, values| match operator {
+        "In" => get(key).is_some_and(|v| values.contains(&v)),
+        "NotIn" => get(key).is_none_or(|v| !values.contains(&v)),
+        "Exists" => get(key).is_some(),
+        "DoesNotExist" => get(key).is_none(),
+        _ => false,
+    })
+}
+
+/// Whether every `matchExpressions[]` entry of a selector holds, given (key, operator,
+/// values) of each.
+fn all_expressions(selector: &Value, holds: impl Fn(&str, &str, &[&str]) -> bool) -> bool {
     let exprs = selector
         .get("matchExpressions")
         .and_then(|m| m.as_array())
@@ -37,13 +49,7 @@ pub fn label_selector_matches(selector: &Value, labels: Option<&serde_json::Map<
             .and_then(|v| v.as_array())
             .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
             .unwrap_or_default();
-        match e.get("operator").and_then(|o| o.as_str()).unwrap_or("") {
-            "In" => get(key).is_some_and(|v| values.contains(&v)),
-            "NotIn" => get(key).is_none_or(|v| !values.contains(&v)),
-            "Exists" => get(key).is_some(),
-            "DoesNotExist" => get(key).is_none(),
-            _ => false,
-        }
+        holds(key, e.get("operator").and_then(|o| o.as_str()).unwrap_or(""), &values)
     })
 }
 
@@ -157,20 +163,9 @@ impl ClusterFacts {
 
 /// `fieldSelector.matchExpressions` on region / zone / provider.
 fn field_selector_matches(fs: &Value, c: &ClusterFacts) -> bool {
-    let exprs = fs
-        .get("matchExpressions")
-        .and_then(|m| m.as_array())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    exprs.iter().all(|e| {
-        let key = e.get("key").and_then(|k| k.as_str()).unwrap_or("");
-        let values: Vec<&str> = e
-            .get("values")
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
-            .unwrap_or_default();
+    all_expressions(fs, |key, operator, values| {
         let v = c.field(key).unwrap_or("");
-        match e.get("operator").and_then(|o| o.as_str()).unwrap_or("") {
+        match operator {
             "In" => values.contains(&v),
             "NotIn" => !values.contains(&v),
             _ => false,
